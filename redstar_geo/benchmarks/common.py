@@ -1,0 +1,136 @@
+"""What every benchmark unit declares, and the helpers they share.
+
+A benchmark is one module under ``redstar_geo/benchmarks/`` that defines ``BENCHMARK = Benchmark(...)``: its loader
+(every supported file layout and dataset form), the bundled default data, its scoring protocols, its prompt, and the
+fields its results are broken down by. ``redstar_geo.benchmarks.BENCHMARKS`` maps names to them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redstar_geo.import_utils import require
+from redstar_geo.jsonl import DataError, IssueLog
+from redstar_geo.schema import LETTERS, Problem, ProblemError
+
+# The prompt suffixes. One place, so the prompt a model is trained with and evaluated with cannot drift apart.
+CHOICE_INSTRUCTION = (
+    "First think step by step, then give the letter of the correct choice as your final answer in \\boxed{}, "
+    "for example \\boxed{A}."
+)
+VALUE_INSTRUCTION = "First think step by step, then give the final answer in \\boxed{}."
+ZH_CHOICE_INSTRUCTION = "请先逐步推理，最后把正确选项的字母写在 \\boxed{} 中，例如 \\boxed{A}。"
+ZH_VALUE_INSTRUCTION = "请先逐步推理，最后把答案写在 \\boxed{} 中。"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark's declaration.
+
+    ``load(path, image_root, issues)`` returns the problems of a local file/directory or a Hugging Face dataset id;
+    bad records go to ``issues`` (an :class:`IssueLog`) and never stop the load. ``default_data`` is relative to the
+    data directory (see :func:`data_dir`).
+    """
+
+    name: str
+    description: str
+    load: Callable[..., list[Problem]]
+    default_data: str
+    protocols: tuple[str, ...] = ("choice",)
+    prompt: Callable[[Problem, str], str] | None = None
+    breakdowns: tuple[str, ...] = ("language",)
+    expected_count: int | None = None
+
+    def load_default(self, issues: IssueLog | None = None) -> list[Problem]:
+        return self.load(str(data_dir() / self.default_data), None, IssueLog() if issues is None else issues)
+
+
+def data_dir() -> Path:
+    """Where bundled benchmark files live: ``$REDSTAR_GEO_DATA``, else ``../shared/data`` beside the checkout."""
+    env = os.environ.get("REDSTAR_GEO_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def format_prompt(problem: Problem, protocol: str = "choice") -> str:
+    """The question, its choices as ``A. 40°`` lines when shown, and the answer-format instruction.
+
+    Under the ``value`` protocol the choices are not shown (R1-V's free-form GeoQA).
+    """
+    zh = problem.language == "zh"
+    show_choices = bool(problem.choices) and protocol == "choice"
+    parts = [problem.question.strip()]
+    if show_choices:
+        header = "选项：" if zh else "Choices:"
+        parts.append(header + "\n" + "\n".join(f"{l}. {c}" for l, c in zip(LETTERS, problem.choices)))
+    if show_choices:
+        parts.append(ZH_CHOICE_INSTRUCTION if zh else CHOICE_INSTRUCTION)
+    else:
+        parts.append(ZH_VALUE_INSTRUCTION if zh else VALUE_INSTRUCTION)
+    return "\n\n".join(parts)
+
+
+def add_problem(problems: list[Problem], issues: IssueLog, where: str, line: int | None, rid: Any, **fields):
+    """Build a Problem and append it; a record that does not fit the schema becomes an issue instead."""
+    try:
+        problems.append(Problem(**fields))
+    except ProblemError as exc:
+        issues.add(where, line, rid, str(exc))
+
+
+def check_unique(problems: list[Problem], issues: IssueLog, where: str) -> list[Problem]:
+    """Keep the first of each id; every later duplicate is reported."""
+    seen, kept = set(), []
+    for p in problems:
+        if p.id in seen:
+            issues.add(where, None, p.id, "duplicate problem id; kept the first")
+            continue
+        seen.add(p.id)
+        kept.append(p)
+    return kept
+
+
+def is_hub_id(path: str) -> bool:
+    """``owner/name`` that is not an existing local path: a Hugging Face dataset id."""
+    return not Path(path).exists() and path.count("/") == 1 and not path.startswith((".", "/"))
+
+
+def load_hf_rows(path: str, split: str | None):
+    """Rows of a Hugging Face dataset: a hub id, a ``save_to_disk`` directory, or a parquet/json file."""
+    datasets = require("datasets", extra="train", feature="loading Hugging Face datasets")
+    p = Path(path)
+    if p.is_dir() and any((p / name).exists() for name in ("dataset_info.json", "dataset_dict.json")):
+        ds = datasets.load_from_disk(str(p))
+    elif p.suffix in (".parquet", ".arrow"):
+        ds = datasets.load_dataset(p.suffix.lstrip("."), data_files=str(p))
+    else:
+        ds = datasets.load_dataset(path)
+    if isinstance(ds, datasets.DatasetDict):
+        if split is None:
+            split = "test" if "test" in ds else next(iter(ds))
+        if split not in ds:
+            raise DataError(f"{path}: no split {split!r}; it has {list(ds)}")
+        ds = ds[split]
+    return ds
+
+
+def image_field(value: Any) -> str | bytes | None:
+    """A dataset row's image (PIL image, ``{"bytes", "path"}`` dict, bytes, path, or a one-element list) as a path
+    or encoded bytes for :class:`Problem`."""
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    if value is None or isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, dict):
+        return value.get("bytes") or value.get("path")
+    if hasattr(value, "save"):  # a PIL image decoded by `datasets`
+        buf = io.BytesIO()
+        value.save(buf, format="PNG")
+        return buf.getvalue()
+    raise DataError(f"unsupported image value of type {type(value).__name__}")
