@@ -33,8 +33,10 @@ def main():
         print(f"{summary['issues']} input issues, listed in {config.out}/issues.txt")
     if summary["missing"]:
         shown = ", ".join(summary["missing_ids"][:20])
-        print(f"{summary['missing']} problems had no prediction and count as wrong: {shown}"
-              + (" ..." if summary["missing"] > 20 else ""))
+        print(
+            f"{summary['missing']} problems had no prediction and count as wrong: {shown}"
+            + (" ..." if summary["missing"] > 20 else "")
+        )
     print(f"wrote {config.out}/samples.jsonl and {config.out}/summary.json")
 
 

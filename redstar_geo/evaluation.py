@@ -43,13 +43,17 @@ class EvalConfig:
     split: str | None = field(default=None, metadata={"help": "dataset split, for Hugging Face datasets"})
     protocol: str | None = field(
         default=None,
-        metadata={"help": "choice: letter vs gold letter (G-LLaVA); value: free-form value vs gold value (R1-V). "
-                  "Default: the benchmark's first protocol"},
+        metadata={
+            "help": "choice: letter vs gold letter (G-LLaVA); value: free-form value vs gold value (R1-V). "
+            "Default: the benchmark's first protocol"
+        },
     )
     predictions_format: str = field(
         default="jsonl",
-        metadata={"help": "jsonl: {'id', 'response'} lines; gllava: {'question_id', 'text'} lines (G-LLaVA's "
-                  "outputs); mathvista: a JSON dict pid -> {'response': ...} (MathVista's output files)"},
+        metadata={
+            "help": "jsonl: {'id', 'response'} lines; gllava: {'question_id', 'text'} lines (G-LLaVA's "
+            "outputs); mathvista: a JSON dict pid -> {'response': ...} (MathVista's output files)"
+        },
     )
 
     def __post_init__(self):
@@ -70,8 +74,10 @@ def load_predictions(path: str | Path, fmt: str, known_ids: set[str], issues: Is
         data = read_json(path)
         if not isinstance(data, dict):
             raise DataError(f"{path}: a MathVista output file is a JSON object keyed by pid")
-        rows = [(None, {"id": pid, "response": (rec or {}).get("response") if isinstance(rec, dict) else rec})
-                for pid, rec in data.items()]
+        rows = [
+            (None, {"id": pid, "response": (rec or {}).get("response") if isinstance(rec, dict) else rec})
+            for pid, rec in data.items()
+        ]
         id_key, response_key = "id", "response"
     else:
         id_key, response_key = PREDICTION_FORMATS[fmt]
@@ -106,18 +112,22 @@ def score_predictions(problems: list[Problem], predictions: dict[str, str], prot
         gold = {"letter": problem.answer_letter, "value": problem.gold_value}
         response = predictions.get(problem.id)
         if response is None:
-            samples.append({"id": problem.id, "extracted": None, "letter": None, "correct": False,
-                            "status": "missing", "method": "none", "reason": "no prediction for this id",
-                            "gold": gold})
+            samples.append(
+                {
+                    "id": problem.id,
+                    "extracted": None,
+                    "letter": None,
+                    "correct": False,
+                    "status": "missing",
+                    "method": "none",
+                    "reason": "no prediction for this id",
+                    "gold": gold,
+                }
+            )
             continue
         verdict = judge(response, problem, protocol=protocol)
         samples.append({"id": problem.id, **verdict.to_dict(), "gold": gold, "response_chars": len(response)})
     return samples
-
-
-def _group_value(problem: Problem, key: str):
-    value = getattr(problem, key) if hasattr(problem, key) else problem.metadata.get(key)
-    return "|".join(value) if isinstance(value, list) else str(value)
 
 
 def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[dict], **extra) -> dict:
@@ -142,12 +152,13 @@ def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[
     for key in get_benchmark(bench).breakdowns:
         groups = defaultdict(lambda: [0, 0])
         for s in samples:
-            group = groups[_group_value(by_id[s["id"]], key)]
+            group = groups[by_id[s["id"]].group_value(key)]
             group[0] += 1
             group[1] += s["correct"]
         if len(groups) > 1:
-            breakdowns[key] = {g: {"n": t, "correct": c, "accuracy": round(100.0 * c / t, 2)}
-                               for g, (t, c) in sorted(groups.items())}
+            breakdowns[key] = {
+                g: {"n": t, "correct": c, "accuracy": round(100.0 * c / t, 2)} for g, (t, c) in sorted(groups.items())
+            }
     summary["breakdowns"] = breakdowns
     return summary
 
@@ -155,11 +166,15 @@ def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[
 def format_summary(summary: dict) -> str:
     """A short fixed-width table of one or more summaries."""
     rows = summary if isinstance(summary, list) else [summary]
-    header = f"{'bench':<14}{'protocol':<9}{'n':>6}{'accuracy':>10}{'correct':>9}{'wrong':>7}{'no-ans':>8}{'missing':>9}"
+    header = (
+        f"{'bench':<14}{'protocol':<9}{'n':>6}{'accuracy':>10}{'correct':>9}{'wrong':>7}{'no-ans':>8}{'missing':>9}"
+    )
     lines = [header, "-" * len(header)]
     for s in rows:
-        lines.append(f"{s['bench']:<14}{s['protocol']:<9}{s['n']:>6}{s['accuracy']:>9.2f}%{s['correct']:>9}"
-                     f"{s['wrong']:>7}{s['no_answer']:>8}{s['missing']:>9}")
+        lines.append(
+            f"{s['bench']:<14}{s['protocol']:<9}{s['n']:>6}{s['accuracy']:>9.2f}%{s['correct']:>9}"
+            f"{s['wrong']:>7}{s['no_answer']:>8}{s['missing']:>9}"
+        )
     return "\n".join(lines)
 
 
@@ -174,8 +189,13 @@ def run_evaluation(config: EvalConfig) -> dict:
     predictions = load_predictions(config.predictions, config.predictions_format, {p.id for p in problems}, issues)
     samples = score_predictions(problems, predictions, config.protocol)
     summary = summarize(
-        config.bench, config.protocol, problems, samples,
-        data=str(data), predictions=str(config.predictions), issues=len(issues),
+        config.bench,
+        config.protocol,
+        problems,
+        samples,
+        data=str(data),
+        predictions=str(config.predictions),
+        issues=len(issues),
     )
     out = Path(config.out)
     write_jsonl(out / "samples.jsonl", samples)

@@ -115,8 +115,8 @@ _SENTENCE_END = re.compile(
     re.I,
 )
 _CONCLUSION = re.compile(
-    r"(?i)^[ \t*#>-]{0,8}(?:therefore|thus|so|hence|in[ \t]conclusion|consequently|all[ \t]in[ \t]all|所以|因此|故|综上|即)"
-    r"(?![a-z])[^\n]{0,%d}$" % MAX_ANSWER_CHARS
+    r"(?i)^[ \t*#>-]{0,8}(?:therefore|thus|so|hence|in[ \t]conclusion|consequently|all[ \t]in[ \t]all"
+    r"|所以|因此|故|综上|即)(?![a-z])[^\n]{0,%d}$" % MAX_ANSWER_CHARS
 )
 _CONCLUSION_VALUE = re.compile(
     r"(?i)(?:=|≈|(?<![a-z])(?:is|equals|be|are)(?![a-z])|为|是|等于)[ \t]{0,4}(?P<ans>[^=≈]{1,80})$"
@@ -168,13 +168,22 @@ def _strip_wrappers(ans: str) -> str:
     s = s.strip().strip("$").strip()
     s = s.strip("\"'`“”‘’「」")
     s = re.sub(r"[ \t]*[.。!！;；,，:：]+$", "", s)
+    # "option D", "(option) D", "choice (D)" -> "D"
+    s = re.sub(r"(?i)^[(（]?(?:option|choice|选项)[)）]?[ \t]{0,4}(?=[(（]?[A-H](?![A-Za-z0-9]))", "", s)
     return s.strip()
 
 
+_LETTER_LIST_HEAD = re.compile(
+    r"^[ \t]{0,4}[(（]?[A-H][)）]?(?:[ \t]{0,4}(?:,|，|、|and|和|&)[ \t]{0,4}[(（]?[A-H][)）]?){1,7}(?![A-Za-z0-9])"
+)
+
+
 def _cut_sentence(ans: str) -> str:
-    """Keep the answer part of "C because ..." / "145°, which is ..." / "B. Explanation ..."."""
+    """Keep the answer part of "C because ..." / "145°, which is ..." / "B. Explanation ..." / "C, D."."""
+    letters = _LETTER_LIST_HEAD.match(ans)
+    if letters:
+        return letters.group(0)
     m = _SENTENCE_END.search(ans)
-    # A period right after a lone letter ("B. Explanation") or a number ("145°. So") ends the sentence as well.
     return ans[: m.start()] if m else ans
 
 
@@ -188,7 +197,7 @@ def _marker_candidates(text: str) -> list[tuple[int, str, str]]:
         candidates.append((tag[0], tag[1], "answer_tag"))
     for method, pattern in _MARKERS:
         last = None
-        for last in pattern.finditer(text):
+        for last in pattern.finditer(text):  # noqa: B007 - only the last match is wanted
             pass
         if last is not None:
             ans = last.group("ans")
@@ -228,8 +237,11 @@ def extract_answer(response: str) -> Extraction:
     last = _strip_wrappers(lines[-1]) if lines else ""
     if _looks_like_answer(last):
         return Extraction(last, "bare")
-    if lines and _CONCLUSION.match(lines[-1]):
-        m = _CONCLUSION_VALUE.search(lines[-1].rstrip(" \t.。!！"))
+    # The concluding sentence of the last line: "... = 145°。所以∠BOC=145°" / "... Thus x = 5."
+    sentences = re.split(r"[。！!；;]|\.(?:[ \t]|$)", lines[-1].rstrip(" \t.。!！")) if lines else []
+    last_sentence = next((s.strip() for s in reversed(sentences) if s.strip()), "")
+    if _CONCLUSION.match(last_sentence):
+        m = _CONCLUSION_VALUE.search(last_sentence)
         if m:
             value = _strip_wrappers(_cut_sentence(m.group("ans")))
             value = re.sub(r"(?i)^(?:option|choice)[ \t]{1,4}", "", value)
@@ -251,8 +263,10 @@ _UNIT_TAIL = re.compile(
 )
 _DEGREE = re.compile(r"\^\{?\\circ\}?|\\circ|\\degree|°|º|\^°\^?")
 _LHS = re.compile(r"^[^=≈]{0,24}[=≈]")
-_LHS_OK = re.compile(r"^[ \t]*(?:m|\\mathrm\{m\})?[ \t]*(?:\\angle|∠|\\overline|\\widehat|arc)?[ \t]*"
-                     r"[A-Za-z][A-Za-z0-9_{}' \t]{0,12}[ \t]*$")
+_LHS_OK = re.compile(
+    r"^[ \t]*(?:m|\\mathrm\{m\})?[ \t]*(?:\\angle|∠|\\overline|\\widehat|arc)?[ \t]*"
+    r"[A-Za-z][A-Za-z0-9_{}' \t]{0,12}[ \t]*$"
+)
 _TOKEN = re.compile(r"[ \t]*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<name>sqrt|frac|pi)|(?P<op>[-+*/^()]))")
 
 
@@ -320,7 +334,10 @@ class _ParseError(Exception):
 
 
 class _Parser:
-    """expr := term (± term)*; term := unary ((*|/|implicit) unary)*; unary := ±unary | power; power := atom (^ unary)?"""
+    """Recursive descent over number/name/operator tokens.
+
+    expr := term (± term)*; term := unary ((*|/|implicit) unary)*; unary := ±unary | power; power := atom (^ unary)?
+    """
 
     def __init__(self, tokens):
         self.tokens, self.i, self.depth = tokens, 0, 0
@@ -448,9 +465,14 @@ def _fmt(x: float) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Letters and judging
 # ---------------------------------------------------------------------------------------------------------------
-_LETTER_HEAD = re.compile(r"^(?:(?:option|choice|选项)[ \t]{0,4})?[(（\[]?(?P<l>[A-H])[)）\]]?(?![A-Za-z0-9])"
-                          r"(?P<rest>[ \t]{0,4}(?:[.:：、)）][^\n]*|))$", re.I)
-_LETTER_LIST = re.compile(r"^[(（]?[A-H][)）]?(?:[ \t]{0,4}(?:,|，|、|and|和|&|/|[ \t])[ \t]{0,4}[(（]?[A-H][)）]?){1,7}$")
+_LETTER_HEAD = re.compile(
+    r"^(?:(?:option|choice|选项)[ \t]{0,4})?[(（\[]?(?P<l>[A-H])[)）\]]?(?![A-Za-z0-9])"
+    r"(?P<rest>[ \t]{0,4}(?:[.:：、)）][^\n]*|))$",
+    re.I,
+)
+_LETTER_LIST = re.compile(
+    r"^[(（]?[A-H][)）]?(?:[ \t]{0,4}(?:,|，|、|and|和|&|/|[ \t])[ \t]{0,4}[(（]?[A-H][)）]?){1,7}$"
+)
 
 
 def parse_letters(answer: str, letters: str) -> str | None:
@@ -503,15 +525,22 @@ def judge(response: str, problem: Problem, protocol: str = "choice") -> Verdict:
             return Verdict(False, "wrong", answer, None, ext.method, f"{answer!r} matches none of the choices")
         if letter == gold_letter or (len(letter) > 1 and via == "by its text" and gold_letter in letter):
             # Several choices with the same value as the answer: the gold one is among them, so the answer is right.
-            return Verdict(True, "correct", answer, gold_letter, ext.method,
-                           f"choice {gold_letter} {via} matches gold {gold_letter}")
+            return Verdict(
+                True,
+                "correct",
+                answer,
+                gold_letter,
+                ext.method,
+                f"choice {gold_letter} {via} matches gold {gold_letter}",
+            )
         return Verdict(False, "wrong", answer, letter, ext.method, f"choice {letter} {via}, gold is {gold_letter}")
 
     gold = problem.gold_value
     if gold is None:  # multi-answer letter gold without a value
         ok = letter == gold_letter
-        return Verdict(ok, "correct" if ok else "wrong", answer, letter, ext.method,
-                       f"letters {letter} vs gold {gold_letter}")
+        return Verdict(
+            ok, "correct" if ok else "wrong", answer, letter, ext.method, f"letters {letter} vs gold {gold_letter}"
+        )
     value = problem.choice_text(letter) if letter is not None and len(letter) == 1 and via == "named" else answer
     ok, why = values_equal(value, gold, problem.answer_type if not letters else "text", problem.precision)
     if letter is not None and via == "named":

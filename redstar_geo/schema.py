@@ -35,7 +35,7 @@ class ProblemError(ValueError):
 
 
 def detect_language(text: str) -> str:
-    """``"zh"`` when CJK ideographs make up a real part of the text (not one stray ``丄`` in English), else ``"en"``."""
+    """``"zh"`` when CJK ideographs are a real part of the text (not one stray ``丄`` in English), else ``"en"``."""
     cjk = len(_CJK.findall(text or ""))
     return "zh" if cjk >= 2 and cjk >= 0.15 * len("".join((text or "").split())) else "en"
 
@@ -105,6 +105,11 @@ class Problem:
         """The gold answer as a value: the correct choice's text for a choice problem, else ``answer``."""
         return self.answer
 
+    def group_value(self, key: str) -> str:
+        """The value a result breakdown groups this problem by: a field (``language``) or a metadata key."""
+        value = getattr(self, key) if key in _FIELD_NAMES else self.metadata.get(key)
+        return "|".join(map(str, value)) if isinstance(value, list) else str(value)
+
     def choice_text(self, letter: str) -> str:
         return self.choices[self.letters.index(letter)]
 
@@ -140,6 +145,14 @@ class Problem:
             return cls(**record)
         except TypeError as exc:  # a missing required field
             raise ProblemError(f"problem {record.get('id')!r}: {exc}") from None
+
+
+def is_choice_letter(value, n_choices: int) -> bool:
+    """Whether ``value`` is one letter naming one of ``n_choices`` choices (``"" in "ABCD"`` is no letter)."""
+    return isinstance(value, str) and len(value) == 1 and value in LETTERS[:n_choices]
+
+
+_FIELD_NAMES = {f.name for f in dataclasses.fields(Problem)}
 
 
 def resolve_image_path(image: str, image_root: str | Path | None) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from redstar_geo.import_utils import require
 from redstar_geo.jsonl import DataError, IssueLog
-from redstar_geo.schema import LETTERS, Problem, ProblemError
+from redstar_geo.schema import Problem, ProblemError
 
 # The prompt suffixes. One place, so the prompt a model is trained with and evaluated with cannot drift apart.
 CHOICE_INSTRUCTION = (
@@ -67,9 +67,8 @@ def format_prompt(problem: Problem, protocol: str = "choice") -> str:
     show_choices = bool(problem.choices) and protocol == "choice"
     parts = [problem.question.strip()]
     if show_choices:
-        header = "选项：" if zh else "Choices:"
-        parts.append(header + "\n" + "\n".join(f"{l}. {c}" for l, c in zip(LETTERS, problem.choices)))
-    if show_choices:
+        lines = [f"{letter}. {choice}" for letter, choice in zip(problem.letters, problem.choices, strict=True)]
+        parts.append(("选项：" if zh else "Choices:") + "\n" + "\n".join(lines))
         parts.append(ZH_CHOICE_INSTRUCTION if zh else CHOICE_INSTRUCTION)
     else:
         parts.append(ZH_VALUE_INSTRUCTION if zh else VALUE_INSTRUCTION)
@@ -112,7 +111,7 @@ def load_hf_rows(path: str, split: str | None):
     else:
         ds = datasets.load_dataset(path)
     if isinstance(ds, datasets.DatasetDict):
-        if split is None:
+        if split is None or (split not in ds and len(ds) == 1 and p.exists()):  # a local file has one split
             split = "test" if "test" in ds else next(iter(ds))
         if split not in ds:
             raise DataError(f"{path}: no split {split!r}; it has {list(ds)}")

@@ -15,10 +15,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from redstar_geo.benchmarks.common import Benchmark, add_problem, check_unique, format_prompt, image_field, \
-    is_hub_id, load_hf_rows
+from redstar_geo.benchmarks.common import (
+    Benchmark,
+    add_problem,
+    check_unique,
+    format_prompt,
+    image_field,
+    is_hub_id,
+    load_hf_rows,
+)
 from redstar_geo.jsonl import DataError, IssueLog, iter_jsonl, read_json
-from redstar_geo.schema import LETTERS, infer_answer_type, resolve_image_path
+from redstar_geo.schema import LETTERS, infer_answer_type, is_choice_letter, resolve_image_path
 
 # The messages form appends an output-format instruction to each question; the benchmark adds its own prompt.
 _INSTRUCTION = re.compile(r"\n\s*\n[^\n]*(?:<think>|<answer>|\\boxed|think step by step)[^\n]*\s*$", re.I)
@@ -34,8 +41,9 @@ def _load_messages(path: Path, image_root, issues: IssueLog):
     image_root = image_root or path.parent
     for line, rec in iter_jsonl(path, issues):
         images, messages = (rec.get("images"), rec.get("messages")) if isinstance(rec, dict) else (None, None)
-        user = next((m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"),
-                    None)
+        user = next(
+            (m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"), None
+        )
         if not isinstance(user, str) or not isinstance(rec.get("solution"), (str, int, float)):
             issues.add(path, line, None, "expected 'messages' with a user turn and a 'solution'")
             continue
@@ -43,8 +51,15 @@ def _load_messages(path: Path, image_root, issues: IssueLog):
         pid = Path(image).parent.name if isinstance(image, str) else str(line)
         solution = str(rec["solution"]).strip()
         add_problem(
-            problems, issues, str(path), line, pid,
-            id=pid, source="geometry3k", question=clean_question(user), answer=solution,
+            problems,
+            issues,
+            str(path),
+            line,
+            pid,
+            id=pid,
+            source="geometry3k",
+            question=clean_question(user),
+            answer=solution,
             answer_type=infer_answer_type(solution),
             image=resolve_image_path(image, image_root) if isinstance(image, str) else None,
         )
@@ -54,13 +69,22 @@ def _load_messages(path: Path, image_root, issues: IssueLog):
 def _intergps_record(rec: dict, where: str, image, problems, issues, pid):
     choices = [str(c) for c in rec.get("choices") or []]
     letter = rec.get("answer")
-    if not isinstance(rec.get("problem_text"), str) or letter not in LETTERS[: len(choices)]:
+    if not isinstance(rec.get("problem_text"), str) or not is_choice_letter(letter, len(choices)):
         issues.add(where, None, pid, "expected problem_text, choices and an answer letter")
         return
     add_problem(
-        problems, issues, where, None, pid,
-        id=str(rec.get("id", pid)), source="geometry3k", split=rec.get("data_type", "test"),
-        question=rec["problem_text"].strip(), choices=choices, answer_letter=letter, answer_type="choice",
+        problems,
+        issues,
+        where,
+        None,
+        pid,
+        id=str(rec.get("id", pid)),
+        source="geometry3k",
+        split=rec.get("data_type", "test"),
+        question=rec["problem_text"].strip(),
+        choices=choices,
+        answer_letter=letter,
+        answer_type="choice",
         image=image,
         metadata={k: rec[k] for k in ("problem_type_graph", "problem_type_goal", "precise_value") if k in rec},
     )
@@ -68,8 +92,9 @@ def _intergps_record(rec: dict, where: str, image, problems, issues, pid):
 
 def _load_intergps(root: Path, issues: IssueLog):
     problems = []
-    dirs = sorted((d for d in root.iterdir() if d.is_dir() and (d / "data.json").exists()),
-                  key=lambda d: (len(d.name), d.name))
+    dirs = sorted(
+        (d for d in root.iterdir() if d.is_dir() and (d / "data.json").exists()), key=lambda d: (len(d.name), d.name)
+    )
     if not dirs:
         raise DataError(f"{root}: no <id>/data.json folders (InterGPS layout) found")
     for d in dirs:
@@ -97,25 +122,38 @@ def _load_hf(path: str, split, issues: IssueLog):
         gold_letter = row.get("ground_truth") if choices else None
         answer = row.get("answer")
         answer = None if answer is None else str(answer).strip()
-        if gold_letter not in LETTERS[: len(choices)]:
+        if not is_choice_letter(gold_letter, len(choices)):
             gold_letter = LETTERS[choices.index(answer)] if answer in choices else None
         add_problem(
-            problems, issues, path, None, rid,
-            id=rid, source="geometry3k", question=clean_question(question), choices=choices if gold_letter else [],
-            answer=answer, answer_letter=gold_letter,
+            problems,
+            issues,
+            path,
+            None,
+            rid,
+            id=rid,
+            source="geometry3k",
+            question=clean_question(question),
+            choices=choices if gold_letter else [],
+            answer=answer,
+            answer_letter=gold_letter,
             answer_type="choice" if gold_letter else infer_answer_type(answer or ""),
             image=image_field(row.get("images", row.get("image"))),
         )
     return problems
 
 
-def load_geometry3k(path: str, image_root: str | None = None, issues: IssueLog | None = None,
-                    split: str | None = None):
+def load_geometry3k(
+    path: str, image_root: str | None = None, issues: IssueLog | None = None, split: str | None = None
+):
     """Load Geometry3K from any supported layout (see the module docstring)."""
     issues = IssueLog() if issues is None else issues
     p = Path(path)
-    if is_hub_id(path) or p.suffix == ".parquet" or (p / "dataset_info.json").exists() \
-            or (p / "dataset_dict.json").exists():
+    if (
+        is_hub_id(path)
+        or p.suffix == ".parquet"
+        or (p / "dataset_info.json").exists()
+        or (p / "dataset_dict.json").exists()
+    ):
         problems = _load_hf(path, split, issues)
     elif p.is_dir():
         problems = _load_intergps(p / split if split and (p / split).is_dir() else p, issues)

@@ -31,7 +31,7 @@ from redstar_geo.benchmarks.common import (
     load_hf_rows,
 )
 from redstar_geo.jsonl import DataError, IssueLog, iter_jsonl, read_json
-from redstar_geo.schema import LETTERS, detect_language, infer_answer_type, resolve_image_path
+from redstar_geo.schema import LETTERS, detect_language, infer_answer_type, is_choice_letter, resolve_image_path
 
 _CHOICE_LINE = re.compile(r"^([A-E])[:：.．]\s*(.*?)\s*$", re.M)
 
@@ -76,9 +76,18 @@ def _load_questions(path: Path, image_root, issues: IssueLog, answers_path: Path
             continue
         image = rec.get("image")
         add_problem(
-            problems, issues, str(path), line, qid,
-            id=qid, source="geoqa", question=question, choices=choices, answer_letter=gold[qid],
-            answer_type="choice", language=detect_language(question),
+            problems,
+            issues,
+            str(path),
+            line,
+            qid,
+            id=qid,
+            source="geoqa",
+            question=question,
+            choices=choices,
+            answer_letter=gold[qid],
+            answer_type="choice",
+            language=detect_language(question),
             image=resolve_image_path(image, image_root) if isinstance(image, str) else None,
         )
     return problems
@@ -99,9 +108,18 @@ def _load_r1v(path: Path, image_root, issues: IssueLog):
         # part under the image root, as in the G-LLaVA form.
         image = str(Path(image_root or path.parent) / Path(*Path(rec["image_path"]).parts[-2:]))
         add_problem(
-            problems, issues, str(path), line, qid,
-            id=qid, source="geoqa", question=rec["question"].strip(), answer=gold.strip(),
-            answer_type=infer_answer_type(gold), language=detect_language(rec["question"]), image=image,
+            problems,
+            issues,
+            str(path),
+            line,
+            qid,
+            id=qid,
+            source="geoqa",
+            question=rec["question"].strip(),
+            answer=gold.strip(),
+            answer_type=infer_answer_type(gold),
+            language=detect_language(rec["question"]),
+            image=image,
         )
     return problems
 
@@ -116,7 +134,7 @@ def _original_record(rec: dict, where: str, image_dir: Path | None, problems, is
         return
     if isinstance(label, int) and 0 <= label < len(choices):
         letter = LETTERS[label]
-    elif isinstance(label, str) and label.strip() in LETTERS[: len(choices)]:
+    elif isinstance(label, str) and is_choice_letter(label.strip(), len(choices)):
         letter = label.strip()
     else:
         issues.add(where, line, rid, f"label {label!r} is not a choice index")
@@ -126,9 +144,19 @@ def _original_record(rec: dict, where: str, image_dir: Path | None, problems, is
     if isinstance(rec.get("subject"), str) and rec["subject"] != question:
         metadata["problem_zh"] = rec["subject"]  # the Chinese original beside the English translation
     add_problem(
-        problems, issues, where, line, rid,
-        id=str(rid), source="geoqa", question=question.strip(), choices=[str(c) for c in choices],
-        answer_letter=letter, answer_type="choice", language=detect_language(question), image=image,
+        problems,
+        issues,
+        where,
+        line,
+        rid,
+        id=str(rid),
+        source="geoqa",
+        question=question.strip(),
+        choices=[str(c) for c in choices],
+        answer_letter=letter,
+        answer_type="choice",
+        language=detect_language(question),
+        image=image,
         metadata=metadata,
     )
 
@@ -172,16 +200,26 @@ def _load_hf(path: str, split: str | None, issues: IssueLog):
         letter = value = None
         if isinstance(answer, int) and choices:
             letter = LETTERS[answer] if 0 <= answer < len(choices) else None
-        elif isinstance(answer, str) and choices and answer.strip() in LETTERS[: len(choices)]:
+        elif isinstance(answer, str) and is_choice_letter(answer.strip(), len(choices)):
             letter = answer.strip()
         elif isinstance(answer, str):
             value = answer.strip()
             if value in choices:
                 letter = LETTERS[choices.index(value)]
         add_problem(
-            problems, issues, path, None, rid,
-            id=rid, source="geoqa", question=question, choices=list(choices), answer_letter=letter, answer=value,
-            answer_type="choice" if letter else infer_answer_type(value or ""), language=detect_language(question),
+            problems,
+            issues,
+            path,
+            None,
+            rid,
+            id=rid,
+            source="geoqa",
+            question=question,
+            choices=list(choices),
+            answer_letter=letter,
+            answer=value,
+            answer_type="choice" if letter else infer_answer_type(value or ""),
+            language=detect_language(question),
             image=image_field(row.get("image", row.get("images"))),
         )
     return problems

@@ -63,9 +63,19 @@ def load_mathverse(path: str, image_root: str | None = None, issues: IssueLog | 
             value = answer
         image = rec.get("image")
         add_problem(
-            problems, issues, str(path), None, pid,
-            id=pid, source="mathverse", split="testmini", question=question.strip(), choices=choices,
-            answer_letter=letter, answer=value, answer_type="choice" if letter else infer_answer_type(value or ""),
+            problems,
+            issues,
+            str(path),
+            None,
+            pid,
+            id=pid,
+            source="mathverse",
+            split="testmini",
+            question=question.strip(),
+            choices=choices,
+            answer_letter=letter,
+            answer=value,
+            answer_type="choice" if letter else infer_answer_type(value or ""),
             image=str(image_root / image) if isinstance(image, str) and image else None,
             metadata={
                 "problem_version": meta.get("problem_version", rec.get("problem_version")),

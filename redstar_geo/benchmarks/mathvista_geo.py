@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redstar_geo.benchmarks.common import Benchmark, add_problem, check_unique, format_prompt, image_field, \
-    is_hub_id, load_hf_rows
+from redstar_geo.benchmarks.common import (
+    Benchmark,
+    add_problem,
+    check_unique,
+    format_prompt,
+    image_field,
+    is_hub_id,
+    load_hf_rows,
+)
 from redstar_geo.jsonl import DataError, IssueLog, read_json
 from redstar_geo.schema import LETTERS, resolve_image_path
 
@@ -43,23 +50,40 @@ def mathvista_record(rec: dict, where: str, image_root, problems, issues: IssueL
     if answer_type == "list":
         answer_type = "text"
     add_problem(
-        problems, issues, where, None, pid,
-        id=str(pid), source="mathvista", split=meta.get("split", "testmini"), question=rec.get("question"),
-        choices=list(choices), answer=answer, answer_letter=letter, answer_type=answer_type,
-        precision=int(rec["precision"]) if rec.get("precision") is not None else None, unit=rec.get("unit") or None,
-        language=_LANG.get(meta.get("language"), "en"), image=image,
-        metadata={k: meta[k] for k in ("source", "category", "context", "grade", "skills") if k in meta},
+        problems,
+        issues,
+        where,
+        None,
+        pid,
+        id=str(pid),
+        source="mathvista",
+        split=meta.get("split", "testmini"),
+        question=rec.get("question"),
+        choices=list(choices),
+        answer=answer,
+        answer_letter=letter,
+        answer_type=answer_type,
+        precision=int(rec["precision"]) if rec.get("precision") is not None else None,
+        unit=rec.get("unit") or None,
+        language=_LANG.get(meta.get("language"), "en"),
+        image=image,
+        # MathVista's "source" (GeoQA+, Geometry3K, UniGeo, GEOS) is kept as "origin": Problem.source is the benchmark.
+        metadata={
+            "origin": meta.get("source"),
+            **{k: meta[k] for k in ("category", "context", "grade", "skills") if k in meta},
+        },
     )
 
 
-def load_mathvista_geo(path: str, image_root: str | None = None, issues: IssueLog | None = None,
-                       split: str = "testmini"):
+def load_mathvista_geo(
+    path: str, image_root: str | None = None, issues: IssueLog | None = None, split: str | None = None
+):
     """MathVista's geometry problems from ``testmini.json`` or the Hugging Face dataset."""
     issues = IssueLog() if issues is None else issues
     problems = []
     p = Path(path)
     if is_hub_id(path) or p.suffix == ".parquet" or p.is_dir():
-        for row in load_hf_rows(path, split):
+        for row in load_hf_rows(path, split or "testmini"):
             mathvista_record(dict(row), path, image_root, problems, issues)
     else:
         data = read_json(p)
@@ -81,6 +105,6 @@ BENCHMARK = Benchmark(
     default_data="mathvista/testmini.json",
     protocols=("choice",),
     prompt=format_prompt,
-    breakdowns=("language", "source"),
+    breakdowns=("language", "origin"),
     expected_count=208,
 )

@@ -1,0 +1,75 @@
+"""Judge throughput: judged responses per second on one core, for redstar-geo's judge and for math-verify.
+
+Usage:
+
+    python benchmarks/bench_judge.py            # needs ../shared/data (or REDSTAR_GEO_DATA) and math-verify
+
+Inputs, the same for both judges:
+- GeoQA: G-LLaVA-7B's 754 published responses against the gold letters;
+- Geometry3K: for each of the 601 problems a Long-CoT-like response (~2.5k characters of reasoning that mentions
+  numbers and letters along the way) ending in ``\\boxed{gold}``, half of them with a wrong final value.
+Both judges run in this one process (one core). math-verify gets the same pairs as ``verify(parse(gold),
+parse(response))``; it has no notion of choice letters, so its GeoQA accuracy is not comparable, only its speed.
+"""
+
+import json
+import random
+import time
+
+from redstar_geo.benchmarks import data_dir, get_benchmark
+from redstar_geo.judge import judge
+
+FILLER = (
+    "Let me think about the figure. Angle A is 30° and AB = 4, so option B (60°) is not it yet. "
+    "By the Pythagorean theorem BC = \\sqrt{AB^2 - AC^2}. Wait, maybe the answer is C? Let me recompute: "
+    "2 \\times 3 = 6, and \\frac{6}{2} = 3. Hmm, checking again step by step. "
+)
+
+
+def build_inputs():
+    geoqa = {p.id: p for p in get_benchmark("geoqa").load_default()}
+    pairs = []
+    with open(data_dir() / "geoqa/gllava7b_test_outputs.jsonl", encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            pairs.append((geoqa[str(rec["question_id"])], rec["text"], rec.get("question_id")))
+    rng = random.Random(0)
+    for p in get_benchmark("geometry3k").load_default():
+        final = p.answer if rng.random() < 0.5 else "17"
+        pairs.append((p, FILLER * 12 + f"So the final answer is \\boxed{{{final}}}.", None))
+    return pairs
+
+
+def time_it(fn, pairs, repeats):
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        correct = sum(bool(fn(p, text)) for p, text, _ in pairs)
+        best = min(best, time.perf_counter() - start)
+    return len(pairs) / best, correct
+
+
+def main():
+    pairs = build_inputs()
+    ours_rate, ours_correct = time_it(lambda p, t: judge(t, p).correct, pairs, repeats=3)
+    print(
+        f"inputs: {len(pairs)} responses (754 GeoQA G-LLaVA-7B + 601 Geometry3K long-CoT-like), "
+        f"mean {sum(len(t) for _, t, _ in pairs) / len(pairs):.0f} characters"
+    )
+    print(f"redstar-geo judge: {ours_rate:,.0f} judged responses/s on one core ({ours_correct} judged correct)")
+    try:
+        from math_verify import parse, verify
+    except ImportError:
+        print("math-verify: not installed (pip install 'math-verify[antlr4_13_2]')")
+        return
+
+    def mv(p, text):
+        return verify(parse(p.gold_value if p.answer_letter is None else p.answer_letter), parse(text))
+
+    mv_rate, mv_correct = time_it(mv, pairs, repeats=1)
+    print(f"math-verify:       {mv_rate:,.0f} judged responses/s on one core ({mv_correct} judged correct)")
+    print(f"speed-up: {ours_rate / mv_rate:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Every benchmark loader on small fixtures of each format, and on the whole bundled files."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from redstar_geo.benchmarks import BENCHMARKS, get_benchmark
+from redstar_geo.benchmarks.geometry3k import load_geometry3k
+from redstar_geo.benchmarks.geoqa import load_geoqa, split_question_text
+from redstar_geo.benchmarks.mathverse import load_mathverse
+from redstar_geo.benchmarks.mathvista_geo import load_mathvista_geo
+from redstar_geo.images import check_images
+from redstar_geo.jsonl import DataError, IssueLog
+from redstar_geo.schema import Problem, ProblemError
+
+
+def test_geoqa_questions_and_answers(assets):
+    problems = load_geoqa(str(assets / "geoqa/test_questions.jsonl"))
+    assert [p.id for p in problems] == ["0", "1", "2", "88"]
+    p = problems[0]
+    assert p.choices == ["40°", "60°", "120°", "140°"]
+    assert (p.answer_letter, p.gold_value, p.answer_type) == ("D", "140°", "choice")
+    assert p.question.startswith("As shown in the figure, in triangle ABC") and "Choices" not in p.question
+    assert p.image == str(assets / "geoqa/test/0.png")
+
+
+def test_geoqa_r1v_form_ids_match_questions_form(assets):
+    r1v = load_geoqa(str(assets / "geoqa/r1v_test_prompts.jsonl"))
+    questions = {p.id: p for p in load_geoqa(str(assets / "geoqa/test_questions.jsonl"))}
+    for p in r1v:
+        assert p.choices == [] and p.answer == questions[p.id].gold_value
+        assert p.image.endswith(f"test/{p.id}.png")
+
+
+def test_geoqa_original_layout(assets):
+    problems = load_geoqa(str(assets / "geoqa_original/json"))
+    assert [p.id for p in problems] == ["0", "1"]
+    assert (problems[0].answer_letter, problems[0].language) == ("D", "en")
+    assert problems[0].metadata["problem_zh"].startswith("如图")
+    assert (problems[1].answer_letter, problems[1].language) == ("B", "zh")  # only the Chinese text
+    assert problems[0].load_image().size == (64, 48)
+
+
+def test_geoqa_hf_dataset(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    ds = datasets.Dataset.from_dict(
+        {
+            "question": ["<image>Find angle 2.", "Find AB."],
+            "choices": [["50°", "130°", "40°", "140°"], ["3", "4", "5", "6"]],
+            "answer": ["B", "5"],
+            "image": [Image.new("RGB", (20, 10), "white"), Image.new("RGB", (8, 8), "black")],
+        }
+    ).cast_column("image", datasets.Image())
+    ds.save_to_disk(str(tmp_path / "geoqa_hf"))
+    problems = load_geoqa(str(tmp_path / "geoqa_hf"))
+    assert [(p.question, p.answer_letter, p.gold_value) for p in problems] == [
+        ("Find angle 2.", "B", "130°"),
+        ("Find AB.", "C", "5"),
+    ]
+    assert problems[0].load_image().size == (20, 10)
+
+
+def test_split_question_text_rejects_bad_letters():
+    with pytest.raises(ValueError, match="not A, B, C"):
+        split_question_text("Question: x\nChoices:\nA:1\nC:2")
+
+
+def test_mathvista_geo(assets):
+    issues = IssueLog()
+    problems = load_mathvista_geo(str(assets / "mathvista/testmini.json"), issues=issues)
+    assert "1" not in {p.id for p in problems}  # a non-geometry task is left out
+    by_id = {p.id: p for p in problems}
+    zh = by_id["3"]
+    assert (zh.language, zh.answer_letter, zh.gold_value) == ("zh", "C", "145°")
+    assert any(len(p.choices) == 5 for p in problems)
+    free = next(p for p in problems if not p.choices)
+    assert free.answer_type == "integer" and free.answer_letter is None
+    assert not issues
+
+
+def test_mathvista_hf_columns(tmp_path, assets):
+    datasets = pytest.importorskip("datasets")
+    records = list(json.loads((assets / "mathvista/testmini.json").read_text()).values())
+    rows = {
+        k: [r[k] for r in records]
+        for k in ("pid", "question", "image", "choices", "unit", "precision", "answer", "question_type", "answer_type")
+    }
+    rows["metadata"] = [r["metadata"] for r in records]
+    path = tmp_path / "mathvista.parquet"
+    datasets.Dataset.from_dict(rows).to_parquet(str(path))
+    problems = load_mathvista_geo(str(path), image_root=str(tmp_path))
+    assert {p.id for p in problems} == {p.id for p in load_mathvista_geo(str(assets / "mathvista/testmini.json"))}
+
+
+def test_geometry3k_messages_form(assets):
+    problems = load_geometry3k(str(assets / "geometry3k/test.jsonl"))
+    p = problems[0]
+    assert (p.id, p.question, p.answer, p.choices) == ("2401", "Find the area of the figure.", "60", [])
+    assert "<think>" not in "".join(q.question for q in problems)
+    assert any("sqrt" in q.answer and q.answer_type == "text" for q in problems)
+    assert any(q.answer_type == "float" for q in problems)
+
+
+def test_geometry3k_intergps_layout(assets):
+    problems = load_geometry3k(str(assets / "intergps"), split="test")
+    assert [(p.id, p.answer_letter, p.gold_value) for p in problems] == [("2401", "B", "7"), ("2402", "D", "124")]
+    assert problems[0].metadata["problem_type_goal"] == ["Length"]
+    assert problems[0].load_image().size == (64, 48)
+
+
+def test_geometry3k_hf_columns(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    ds = datasets.Dataset.from_dict(
+        {
+            "images": [[Image.new("RGB", (12, 12), "white")], [Image.new("RGB", (12, 12), "white")]],
+            "problem": ["<image>Find x.", "<image>Find y."],
+            "answer": ["3", "2\\sqrt{3}"],
+        }
+    ).cast_column("images", datasets.Sequence(datasets.Image()))
+    ds.save_to_disk(str(tmp_path / "g3k"))
+    problems = load_geometry3k(str(tmp_path / "g3k"))
+    assert [(p.question, p.answer, p.answer_type) for p in problems] == [
+        ("Find x.", "3", "integer"),
+        ("Find y.", "2\\sqrt{3}", "text"),
+    ]
+    assert problems[1].load_image().size == (12, 12)
+
+
+def test_mathverse_sample(assets):
+    problems = {p.id: p for p in load_mathverse(str(assets / "mathverse/testmini_sample.json"))}
+    assert problems["33"].answer_letter == "CD" and len(problems["33"].choices) == 4
+    assert problems["41"].choices[4].startswith("$\\hline") and len(problems["41"].choices) == 6
+    assert problems["169"].answer_letter == "B"  # "(B)" in the source
+    assert problems["4"].image is None and problems["4"].metadata["problem_version"] == "Text Only"
+    errors = check_images(problems.values())
+    assert set(errors) == {"99"} and "99.png: file not found" in errors["99"]
+
+
+def test_bad_records_are_reported_not_fatal(tmp_path, assets):
+    q = tmp_path / "test_questions.jsonl"
+    lines = (assets / "geoqa/test_questions.jsonl").read_text().splitlines()
+    q.write_text("\n".join([lines[0], "{not json", json.dumps({"question_id": 7}), lines[0]]) + "\n")
+    (tmp_path / "test_answers.jsonl").write_text('{"question_id": 0, "text": "D"}\n')
+    issues = IssueLog()
+    problems = load_geoqa(str(q), issues=issues)
+    assert [p.id for p in problems] == ["0"]
+    messages = [str(i) for i in issues]
+    assert any(f"{q}:2: invalid JSON" in m for m in messages)
+    assert any(f"{q}:3:" in m for m in messages)
+    assert any("id '0': duplicate problem id" in m for m in messages)
+    with pytest.raises(DataError, match="file not found"):
+        load_geoqa(str(tmp_path / "nope.jsonl"))
+
+
+def test_schema_checks_name_the_id():
+    with pytest.raises(ProblemError, match="'x'.*gold letter 'E'"):
+        Problem(id="x", source="s", question="?", choices=["1", "2"], answer_letter="E", answer_type="choice")
+    with pytest.raises(ProblemError, match="'y'.*1 choices"):
+        Problem(id="y", source="s", question="?", choices=["1"], answer="1")
+    with pytest.raises(ProblemError, match="no gold"):
+        Problem(id="z", source="s", question="?")
+    p = Problem(id=5, source="s", question="?", answer="3", image=b"\x89PNG")
+    assert p.id == "5" and Problem.from_dict(p.to_dict()) == p
+    with pytest.raises(ProblemError, match="unknown fields"):
+        Problem.from_dict({**p.to_dict(), "colour": "red"})
+
+
+@pytest.mark.parametrize("name", list(BENCHMARKS))
+def test_whole_bundled_files_load(name, shared_data):
+    bench = get_benchmark(name)
+    issues = IssueLog()
+    problems = bench.load_default(issues)
+    assert len(problems) == bench.expected_count
+    assert not issues
+
+
+def test_bundled_counts_in_detail(shared_data):
+    mv = get_benchmark("mathvista_geo").load_default()
+    assert Counter(p.language for p in mv)["zh"] == 62
+    assert sum(len(p.choices) == 5 for p in mv) == 17
+    assert sum(p.answer_type == "integer" for p in mv) == 5
+    verse = get_benchmark("mathverse").load_default()
+    errors = check_images(verse)
+    assert list(errors) == ["99"]  # the one diagram missing from the source; 604 real diagrams load
+    assert len({p.image for p in verse if p.image}) - len(errors) == 604
