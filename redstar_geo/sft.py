@@ -1,0 +1,256 @@
+"""Supervised fine-tuning of a vision-language model on Long-CoT geometry traces, with TRL's ``SFTTrainer``.
+
+Usage (what ``train/sft_geo.py`` does)::
+
+    from redstar_geo.config import parse_config
+    from redstar_geo.sft import SFTConfig, SFTScriptArguments, run_sft
+
+    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig)   # --config recipes/sft/x.yaml ...
+    result = run_sft(script_args, training_args)
+
+``SFTConfig`` is TRL's (a ``transformers.TrainingArguments``: learning_rate, num_train_epochs, bf16,
+gradient_checkpointing, max_length, resume_from_checkpoint, report_to, ...); :class:`SFTScriptArguments` holds the
+model, data, freezing and LoRA options. The loss covers the assistant's completion only (TRL's prompt-completion
+collator masks the system/user prompt and the image tokens with -100). Samples longer than ``max_length`` are dropped
+and counted before training, so the collator never truncates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from trl import SFTConfig  # the `train` extra; this module is the training entry point
+
+from redstar_geo.import_utils import is_available, require
+from redstar_geo.models import ModelLoadError, build_tiny_model, load_model_and_processor
+from redstar_geo.sft_data import SFTReport, load_and_validate, problems_to_samples, to_trl_dataset, validate_samples
+
+logger = logging.getLogger(__name__)
+
+# Parameter-name fragments of the vision encoder and of the vision->language projector, per architecture:
+# Qwen2-VL/Qwen2.5-VL (visual.* / visual.merger), InternVL3-hf (vision_tower / multi_modal_projector),
+# InternVL2 remote code (vision_model / mlp1).
+VISION_TOWER_KEYS = ("visual.", "vision_tower.", "vision_model.")
+PROJECTOR_KEYS = ("visual.merger.", "multi_modal_projector.", "mlp1.")
+LORA_TARGETS = r".*(language_model|model\.layers).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+
+
+class SFTSetupError(ValueError):
+    """A training run that cannot start as configured; the message says what to change."""
+
+
+@dataclass
+class SFTScriptArguments:
+    """Model, data, freezing and LoRA options of ``train/sft_geo.py`` (training options are TRL's ``SFTConfig``)."""
+
+    model_name_or_path: str = field(
+        default="runs/tiny-qwen2vl",
+        metadata={"help": "local checkpoint directory or hub id (Qwen2-VL, Qwen2.5-VL, InternVL3-hf, InternVL2)"},
+    )
+    build_tiny_model: bool = field(
+        default=False,
+        metadata={"help": "build a tiny random Qwen2-VL at model_name_or_path first when it does not exist "
+                  "(CPU smoke runs; see redstar_geo.models.build_tiny_model)"},
+    )
+    torch_dtype: str = field(default="auto", metadata={"help": "auto, bfloat16, float16 or float32"})
+    attn_implementation: str | None = field(
+        default=None, metadata={"help": "eager, sdpa or flash_attention_2 (default: the model's choice)"}
+    )
+    dataset: str = field(
+        default="tests/assets/sft/train.jsonl",
+        metadata={"help": "SFT data: a .jsonl/.json file (ours or ShareGPT/LLaMA-Factory), a saved dataset, a hub "
+                  "dataset id, or 'geosynth' for a generated set (needs redstar_geo.geosynth)"},
+    )
+    dataset_split: str = field(default="train", metadata={"help": "split of a Hugging Face dataset"})
+    geosynth_count: int = field(default=32, metadata={"help": "problems to generate with --dataset geosynth"})
+    max_samples: int | None = field(default=None, metadata={"help": "use only the first N valid samples"})
+    image_max_pixels: int | None = field(
+        default=None, metadata={"help": "cap on resized image pixels (Qwen2-VL processors); bounds image tokens"}
+    )
+    freeze_vision_tower: bool = field(default=False, metadata={"help": "do not train the vision encoder"})
+    freeze_projector: bool = field(default=False, metadata={"help": "do not train the vision-language projector"})
+    use_lora: bool = field(default=False, metadata={"help": "train LoRA adapters on the language model (PEFT)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_target_modules: str = field(
+        default=LORA_TARGETS, metadata={"help": "regex of the modules that get adapters (default: LM projections)"}
+    )
+
+    def __post_init__(self):
+        if self.torch_dtype not in ("auto", "bfloat16", "float16", "float32"):
+            raise ValueError(f"--torch_dtype {self.torch_dtype!r}: use auto, bfloat16, float16 or float32")
+        if self.use_lora and self.lora_r <= 0:
+            raise ValueError("--lora_r must be positive")
+
+
+@dataclass
+class SFTResult:
+    output_dir: str
+    train_loss: float
+    first_loss: float | None
+    last_loss: float | None
+    steps: int
+    seconds: float
+    data: SFTReport
+
+
+def resolve_report_to(report_to) -> list[str]:
+    """``auto`` -> the installed ones of tensorboard and wandb (none when neither is)."""
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    if names in (["auto"], ["all"]):
+        return [name for name in ("tensorboard", "wandb") if is_available(name)]
+    return [name for name in names if name != "none"]
+
+
+def freeze_modules(model, vision_tower: bool, projector: bool) -> None:
+    """Turn off gradients of the vision tower and/or the projector (matched by parameter name)."""
+    for name, param in model.named_parameters():
+        is_projector = any(key in name for key in PROJECTOR_KEYS)
+        is_vision = not is_projector and any(key in name for key in VISION_TOWER_KEYS)
+        if (vision_tower and is_vision) or (projector and is_projector):
+            param.requires_grad_(False)
+
+
+def _load_samples(script_args: SFTScriptArguments, processor, max_length: int | None, seed: int):
+    if script_args.dataset == "geosynth":
+        if not is_available("redstar_geo.geosynth"):
+            raise SFTSetupError("--dataset geosynth needs redstar_geo.geosynth, which this checkout does not have")
+        from redstar_geo import geosynth
+
+        generate = getattr(geosynth, "generate", None)
+        if generate is None:
+            raise SFTSetupError("redstar_geo.geosynth has no generate(count) yet; write an SFT file with "
+                                "redstar_geo.sft_data.problems_to_samples + write_sft_jsonl and pass it as --dataset")
+        problems = generate(script_args.geosynth_count, base_seed=seed)
+        return validate_samples(problems_to_samples(problems, "steps"), processor, max_length)
+    return load_and_validate(script_args.dataset, processor, max_length, split=script_args.dataset_split)
+
+
+def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTResult:
+    """Load the model and data, train, and save model + processor + model card to ``training_args.output_dir``."""
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTTrainer
+
+    model_path = Path(script_args.model_name_or_path)
+    if script_args.build_tiny_model and not (model_path / "config.json").is_file():
+        build_tiny_model(model_path)
+    if training_args.packing or training_args.padding_free:
+        # TRL's vision collator renders and processes images per batch; its packing/padding-free paths work on
+        # pre-tokenized text only and reject vision datasets.
+        raise SFTSetupError("packing / padding_free are not supported by TRL for image datasets; set them to false")
+    try:
+        model, processor = load_model_and_processor(
+            script_args.model_name_or_path, trust_remote_code=training_args.trust_remote_code,
+            torch_dtype=script_args.torch_dtype, attn_implementation=script_args.attn_implementation,
+        )
+    except ModelLoadError as exc:
+        raise SFTSetupError(str(exc)) from None
+    if not hasattr(processor, "image_processor"):
+        # InternVL2's remote code has a tokenizer and its own tiling code but no HF processor, which TRL's vision
+        # collator needs to expand image tokens.
+        raise SFTSetupError(
+            f"{script_args.model_name_or_path}: has no multimodal processor (remote-code InternVL2); train a "
+            "transformers-native checkpoint such as OpenGVLab/InternVL3-8B-hf or Qwen/Qwen2.5-VL-7B-Instruct"
+        )
+    if script_args.image_max_pixels is not None:
+        processor.image_processor.max_pixels = script_args.image_max_pixels
+        processor.image_processor.size["longest_edge"] = script_args.image_max_pixels
+
+    samples, report = _load_samples(script_args, processor, training_args.max_length, training_args.seed)
+    logger.info("%s", report.format())
+    if script_args.max_samples is not None:
+        samples = samples[: script_args.max_samples]
+    if not samples:
+        raise SFTSetupError(f"no usable training samples in {script_args.dataset}:\n{report.format()}")
+    train_dataset = to_trl_dataset(samples)
+
+    freeze_modules(model, script_args.freeze_vision_tower, script_args.freeze_projector)
+    peft_config = None
+    if script_args.use_lora:
+        peft = require("peft", extra="train", feature="LoRA training")
+        peft_config = peft.LoraConfig(
+            r=script_args.lora_r, lora_alpha=script_args.lora_alpha, lora_dropout=script_args.lora_dropout,
+            target_modules=script_args.lora_target_modules, task_type="CAUSAL_LM",
+        )
+
+    training_args.report_to = resolve_report_to(training_args.report_to)
+    # Prompt-completion data + completion_only_loss: only the assistant's tokens carry loss.
+    training_args.completion_only_loss = True
+    resume = training_args.resume_from_checkpoint
+    if resume in ("auto", "true", "True", "last"):
+        resume = get_last_checkpoint(training_args.output_dir)
+        if resume is None:
+            raise SFTSetupError(f"--resume_from_checkpoint {training_args.resume_from_checkpoint}: no checkpoint-* "
+                                f"directory in {training_args.output_dir}")
+    elif resume is not None and not Path(resume).is_dir():
+        raise SFTSetupError(f"--resume_from_checkpoint {resume}: no such checkpoint directory")
+
+    trainer = SFTTrainer(model=model, args=training_args, train_dataset=train_dataset, processing_class=processor,
+                         peft_config=peft_config)
+    # Counted on the trainer's model: with LoRA only the adapters are trainable.
+    counts = {"trainable": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+              "frozen": sum(p.numel() for p in trainer.model.parameters() if not p.requires_grad)}
+    logger.info("parameters: %(trainable)d trainable, %(frozen)d frozen", counts)
+    start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - start
+    trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # trainer_state.json (loss curve) next to the final weights
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(training_args.output_dir)
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    result = SFTResult(
+        output_dir=training_args.output_dir, train_loss=output.training_loss,
+        first_loss=losses[0] if losses else None, last_loss=losses[-1] if losses else None,
+        steps=trainer.state.global_step, seconds=seconds, data=report,
+    )
+    if trainer.is_world_process_zero():
+        write_model_card(Path(training_args.output_dir), script_args, training_args, result, counts)
+    return result
+
+
+def write_model_card(out: Path, script_args: SFTScriptArguments, training_args, result: SFTResult, counts) -> Path:
+    """``OUT/README.md``: base model, data and what was dropped, key hyperparameters, the loss curve's ends."""
+    keys = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+            "gradient_accumulation_steps", "max_length", "bf16", "gradient_checkpointing", "lr_scheduler_type",
+            "warmup_steps", "weight_decay", "seed")
+    hyper = {k: getattr(training_args, k) for k in keys}
+    hyper["lr_scheduler_type"] = str(hyper["lr_scheduler_type"])
+    first = "n/a" if result.first_loss is None else f"{result.first_loss:.4f}"
+    last = "n/a" if result.last_loss is None else f"{result.last_loss:.4f}"
+    card = f"""---
+base_model: {script_args.model_name_or_path}
+library_name: {"peft" if script_args.use_lora else "transformers"}
+tags: [redstar-geo, sft, geometry, long-cot, trl]
+---
+
+# RedStar-Geo SFT checkpoint
+
+Fine-tuned from `{script_args.model_name_or_path}` with `train/sft_geo.py` (TRL `SFTTrainer`, loss on the assistant
+completion only) on `{script_args.dataset}`.
+
+- Data: {result.data.kept} of {result.data.total} samples used; dropped: {dict(result.data.dropped) or "none"}
+- Training: {result.steps} steps in {result.seconds:.0f} s; logged loss {first} -> {last}
+- Trainable parameters: {counts["trainable"]:,} (frozen: {counts["frozen"]:,}); vision tower frozen:
+  {script_args.freeze_vision_tower}; projector frozen: {script_args.freeze_projector}; LoRA: {script_args.use_lora}
+
+## Hyperparameters
+
+```json
+{json.dumps(hyper, indent=2)}
+```
+
+## Script arguments
+
+```json
+{json.dumps(asdict(script_args), indent=2)}
+```
+"""
+    path = out / "README.md"
+    path.write_text(card, encoding="utf-8")
+    return path

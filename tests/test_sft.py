@@ -1,0 +1,176 @@
+"""SFT data validation, label masking, recipes, and the real train/sft_geo.py end to end on the tiny model (CPU)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("trl")
+
+from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E402
+from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling  # noqa: E402
+
+from redstar_geo.config import parse_config  # noqa: E402
+from redstar_geo.models import build_tiny_model  # noqa: E402
+from redstar_geo.schema import Problem  # noqa: E402
+from redstar_geo.sft import SFTConfig, SFTScriptArguments, SFTSetupError, run_sft  # noqa: E402
+from redstar_geo.sft_data import (  # noqa: E402
+    load_and_validate,
+    parse_record,
+    problems_to_samples,
+    to_trl_dataset,
+    write_sft_jsonl,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "tests" / "assets" / "sft"
+RECIPES = sorted((ROOT / "recipes" / "sft").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2vl")
+
+
+@pytest.fixture(scope="module")
+def processor(tiny_dir):
+    return AutoProcessor.from_pretrained(tiny_dir)
+
+
+def test_label_masking_keeps_only_the_completion(processor):
+    (sample,) = [parse_record({"id": "m", "image": str(ASSETS / "images" / "tri_0.png"),
+                               "messages": [{"role": "user", "content": "Find x."}], "completion": "x = 3"})]
+    collator = DataCollatorForVisionLanguageModeling(processor, max_length=512, completion_only_loss=True)
+    batch = collator([to_trl_dataset([sample])[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    tok = processor.tokenizer
+    im_start, im_end = tok.convert_tokens_to_ids("<|im_start|>"), tok.convert_tokens_to_ids("<|im_end|>")
+    image_pad = tok.convert_tokens_to_ids("<|image_pad|>")
+    # Literal layout: <|im_start|>system ... <|im_start|>user\n <|vision_start|> 16 x <|image_pad|> ... Find x.
+    # <|im_end|>\n <|im_start|>assistant\n | x = 3 <|im_end|>\n
+    assert ids[0] == im_start and ids.count(image_pad) == 16
+    prompt = tok(processor.apply_chat_template(sample.prompt, add_generation_prompt=True, tokenize=False),
+                 add_special_tokens=False)["input_ids"]
+    n_prompt = len(prompt) + 15  # the template has one <|image_pad|>; the processor expands it to 16
+    completion = tok("x = 3<|im_end|>\n", add_special_tokens=False)["input_ids"]
+    assert ids == ids[:n_prompt] + completion and len(ids) == n_prompt + len(completion)
+    assert labels[:n_prompt] == [-100] * n_prompt  # system, user text and every image token are masked
+    assert labels[n_prompt:] == completion  # completion tokens keep their literal ids
+    assert completion[-2] == im_end  # the model learns to stop
+
+
+def test_formats_ours_sharegpt_and_hf_dataset_agree(processor, tmp_path):
+    ours, report = load_and_validate(str(ASSETS / "train.jsonl"), processor, 512)
+    assert (report.kept, report.total) == (6, 6) and not report.dropped
+    sharegpt, _ = load_and_validate(str(ASSETS / "sharegpt.json"), processor, 512)
+    assert [s.prompt for s in sharegpt] == [s.prompt for s in ours[:2]]
+    assert [s.completion for s in sharegpt] == [s.completion for s in ours[:2]]
+    datasets = pytest.importorskip("datasets")
+    rows = [{"id": s.id, "images": s.images, "conversations": [
+        {"role": "user", "content": "<image>" + s.prompt[0]["content"][1]["text"]},
+        {"role": "assistant", "content": s.completion[0]["content"][0]["text"]}]} for s in ours]
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "hf"))
+    from_hf, _ = load_and_validate(str(tmp_path / "hf"), processor, 512)
+    assert [(s.id, s.prompt, s.completion, s.images) for s in from_hf] == [
+        (s.id, s.prompt, s.completion, s.images) for s in ours]
+
+
+def test_bad_records_are_counted_with_their_ids(processor):
+    kept, report = load_and_validate(str(ASSETS / "bad.jsonl"), processor, max_length=256)
+    assert [s.id for s in kept] == ["ok"]
+    assert report.total == 5 and report.kept == 1
+    assert dict(report.dropped) == {"missing_image": 1, "no_assistant": 1, "placeholder_mismatch": 1, "too_long": 1}
+    text = report.format()
+    for sid in ("no_image_file", "no_answer", "two_placeholders", "very_long"):
+        assert sid in text
+    assert "missing.png: file not found" in text and "> max_length 256" in text
+
+
+def test_problems_become_samples_and_round_trip_through_jsonl(processor, tmp_path):
+    png = (ASSETS / "images" / "circ_0.png").read_bytes()
+    problems = [
+        Problem(id="g1", source="geosynth", question="Find AB.", choices=["5", "10"], answer_letter="B",
+                answer_type="choice", image=png,
+                metadata={"steps": ["AB = 2r.", {"statement": "AB = 2 \\times 5", "expr": "2 * 5", "value": 10}]}),
+        Problem(id="g2", source="geosynth", question="Find r.", answer="5", image=png),  # no solution: skipped
+    ]
+    samples = problems_to_samples(problems, "steps")
+    assert [s.id for s in samples] == ["g1"]
+    expected = "AB = 2r.\nAB = 2 \\times 5: 2 * 5 = 10\nSo the answer is \\boxed{B}."
+    assert samples[0].completion[0]["content"][0]["text"] == expected
+    assert "Choices:\nA. 5\nB. 10" in samples[0].prompt[0]["content"][1]["text"]
+    path = write_sft_jsonl(samples, tmp_path)
+    reread, report = load_and_validate(str(path), processor, 512)
+    assert report.kept == 1 and reread[0].prompt == samples[0].prompt
+    assert reread[0].load_images()[0].size == (224, 224)
+    custom = problems_to_samples(problems, lambda p: f"The answer is \\boxed{{{p.gold_value}}}.")
+    assert [s.completion[0]["content"][0]["text"] for s in custom] == ["The answer is \\boxed{10}.",
+                                                                          "The answer is \\boxed{5}."]
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[r.name for r in RECIPES])
+def test_every_recipe_parses(recipe):
+    text = recipe.read_text()
+    assert text.startswith("# Hardware:") and "Launch:" in text.split("\n\n")[0]
+    # bf16 recipes are validated against the machine's hardware; use_cpu lets them parse on a CPU-only host.
+    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig, args=["--config", str(recipe),
+                                                                                   "--use_cpu", "true"])
+    assert script_args.model_name_or_path and training_args.output_dir.startswith("runs/")
+    assert training_args.learning_rate > 0
+
+
+def test_unknown_recipe_key_and_missing_model_are_clear_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("learning_rate: 1.0e-5\nlerning_rate: 2\n")
+    with pytest.raises(SystemExit):
+        parse_config(SFTScriptArguments, SFTConfig, args=["--config", str(bad)])
+    assert "unknown keys ['lerning_rate']" in capsys.readouterr().err
+    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig, args=[
+        "--model_name_or_path", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path / "out"), "--use_cpu", "true"])
+    with pytest.raises(SFTSetupError, match="nowhere"):
+        run_sft(script_args, training_args)
+
+
+def _train(args, env_extra=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false", **(env_extra or {})}
+    proc = subprocess.run([sys.executable, str(ROOT / "train" / "sft_geo.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_train_script_end_to_end_then_resume(tiny_dir, tmp_path):
+    out = tmp_path / "sft"
+    common = ["--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"), "--model_name_or_path",
+              str(tiny_dir), "--output_dir", str(out), "--save_steps", "6"]
+    proc = _train([*common, "--max_steps", "12"])
+    assert "6 of 6 samples kept" in proc.stdout
+
+    state = json.loads((out / "trainer_state.json").read_text())
+    losses = [e["loss"] for e in state["log_history"] if "loss" in e]
+    assert len(losses) == 12 and state["global_step"] == 12
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.5, losses  # the loss goes down
+    for name in ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json", "chat_template.jinja",
+                 "README.md"):
+        assert (out / name).is_file(), name
+    assert "logged loss" in (out / "README.md").read_text()
+    model = AutoModelForImageTextToText.from_pretrained(out)
+    AutoProcessor.from_pretrained(out)
+    assert type(model).__name__ == "Qwen2VLForConditionalGeneration"
+
+    # Resume from checkpoint-12 up to step 16. A sentinel in the checkpoint's log history proves the run continued
+    # from the saved state rather than starting over.
+    ckpt_state = out / "checkpoint-12" / "trainer_state.json"
+    saved = json.loads(ckpt_state.read_text())
+    saved["log_history"][0]["loss"] = 123.0
+    ckpt_state.write_text(json.dumps(saved))
+    _train([*common, "--max_steps", "16", "--resume_from_checkpoint", "auto"])
+    state = json.loads((out / "trainer_state.json").read_text())
+    steps = [e["step"] for e in state["log_history"] if "loss" in e]
+    assert state["global_step"] == 16 and steps == list(range(1, 17))
+    assert state["log_history"][0]["loss"] == 123.0
