@@ -6,11 +6,11 @@ it here.
 
 from __future__ import annotations
 
-from redstar_geo.benchmarks import geometry3k, geoqa, mathverse, mathvista_geo
+from redstar_geo.benchmarks import geometry3k, geoqa, geosynth, mathverse, mathvista_geo
 from redstar_geo.benchmarks.common import Benchmark, data_dir, format_prompt
 
 BENCHMARKS: dict[str, Benchmark] = {
-    unit.BENCHMARK.name: unit.BENCHMARK for unit in (geoqa, mathvista_geo, geometry3k, mathverse)
+    unit.BENCHMARK.name: unit.BENCHMARK for unit in (geoqa, mathvista_geo, geometry3k, mathverse, geosynth)
 }
 
 
