@@ -1,16 +1,21 @@
-"""Score model outputs on a geometry benchmark.
+"""Evaluate a model, or score existing model outputs, on geometry benchmarks.
 
 Usage:
 
+    # run a model (transformers in-process; --backend openai --api_base URL for a vLLM/SGLang server)
+    python eval/run.py --bench geoqa --model Qwen/Qwen2-VL-7B-Instruct --out runs/qwen2vl7b
+    python eval/run.py --bench all --model runs/tiny-qwen2vl --max_new_tokens 64 --out runs/tiny
+    python eval/run.py --config recipes/eval/qwen2vl7b_all.yaml
+    # score existing outputs
     python eval/run.py --bench geoqa --predictions PREDS.jsonl --out runs/geoqa
     python eval/run.py --bench geoqa --protocol value --predictions PREDS.jsonl --out runs/geoqa_value
     python eval/run.py --bench geoqa --predictions_format gllava \
         --predictions ../shared/data/geoqa/gllava7b_test_outputs.jsonl --out runs/gllava7b_geoqa
-    python eval/run.py --config recipes/eval/score_gllava7b_geoqa.yaml
 
 PREDS.jsonl holds one ``{"id": "<problem id>", "response": "<raw model text>"}`` per line. Benchmarks: geoqa,
 mathvista_geo, geometry3k, mathverse (``--data`` points at another copy or a Hugging Face dataset id). Writes
-OUT/samples.jsonl, OUT/summary.json and OUT/issues.txt, and prints a table.
+OUT/responses.jsonl (model runs; a rerun resumes it), OUT/samples.jsonl, OUT/summary.json, OUT/issues.txt and the
+reports, and prints a table.
 """
 
 import logging
@@ -18,26 +23,28 @@ import sys
 
 from redstar_geo.config import parse_config
 from redstar_geo.evaluation import EvalConfig, format_summary, run_evaluation
+from redstar_geo.generation import GenerationConfig
 from redstar_geo.jsonl import DataError
 
 
 def main():
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    (config,) = parse_config(EvalConfig)
+    config, gen_config = parse_config(EvalConfig, GenerationConfig)
     try:
-        summary = run_evaluation(config)
-    except DataError as exc:
+        result = run_evaluation(config, gen_config)
+    except (DataError, ValueError) as exc:
         sys.exit(f"error: {exc}")
-    print(format_summary(summary))
-    if summary["issues"]:
-        print(f"{summary['issues']} input issues, listed in {config.out}/issues.txt")
-    if summary["missing"]:
-        shown = ", ".join(summary["missing_ids"][:20])
-        print(
-            f"{summary['missing']} problems had no prediction and count as wrong: {shown}"
-            + (" ..." if summary["missing"] > 20 else "")
-        )
-    print(f"wrote {config.out}/samples.jsonl and {config.out}/summary.json")
+    summaries = result if isinstance(result, list) else [result]
+    print(format_summary(summaries))
+    for s in summaries:
+        where = f"{config.out}/{s['bench']}" if config.bench == "all" else config.out
+        if s["issues"]:
+            print(f"{s['bench']}: {s['issues']} input issues, listed in {where}/issues.txt")
+        for status, ids in (("had no prediction", s["missing_ids"]), ("failed (image or generation)", s["error_ids"])):
+            if ids:
+                print(f"{s['bench']}: {len(ids)} problems {status} and count as wrong: {', '.join(ids[:20])}"
+                      + (" ..." if len(ids) > 20 else ""))
+    print(f"wrote {config.out}")
 
 
 if __name__ == "__main__":

@@ -169,7 +169,8 @@ BENCHMARK = Benchmark(
     description="Geometry3K test, 601 problems, free-form values (choices with the InterGPS layout)",
     load=load_geometry3k,
     default_data="geometry3k/test.jsonl",
-    protocols=("choice",),
+    # The bundled form is free-form (value); the InterGPS layout has choices for the choice protocol.
+    protocols=("value", "choice"),
     prompt=format_prompt,
     breakdowns=("answer_type",),
     expected_count=601,

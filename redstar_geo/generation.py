@@ -1,0 +1,332 @@
+"""Generating responses for problems: backends behind one small interface, and a resumable generation stage.
+
+Usage::
+
+    from redstar_geo.generation import GenerationConfig, get_backend, generate_responses
+
+    gen = GenerationConfig(backend="transformers", model="runs/tiny-qwen2vl", max_new_tokens=512, batch_size=16)
+    backend = get_backend(gen)
+    records = generate_responses(problems, lambda p: bench.prompt(p, "choice"), backend, "runs/x/responses.jsonl")
+
+A backend has ``generate(requests) -> list[Generation]``: one :class:`Generation` (``n`` texts, their finish
+reasons, or an error) per :class:`Request`. Backends:
+
+- ``transformers``: in-process ``model.generate`` with left-padded batches of similar prompt length (sorted by
+  length so little compute goes to padding), optional static KV cache and ``torch.compile`` (``--cache_implementation
+  static --compile true``) on GPU;
+- ``openai``: any OpenAI-compatible chat-completions server (vLLM, SGLang, ``transformers serve``), concurrent
+  requests, per-request timeout, retries with exponential backoff on timeouts, 429 and 5xx;
+- ``vllm``: vLLM in-process (``pip install 'redstar-geo[vllm]'``).
+
+``generate_responses`` appends one JSON line per problem to its output file as each batch finishes; a rerun skips the
+ids already there, so a killed run loses nothing it had written.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redstar_geo.images import ImageLoadError
+from redstar_geo.import_utils import require
+from redstar_geo.jsonl import IssueLog, append_jsonl, iter_jsonl, write_jsonl
+from redstar_geo.schema import Problem
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("transformers", "openai", "vllm")
+
+
+@dataclass
+class GenerationConfig:
+    """Which model answers, through which backend, with which sampling parameters."""
+
+    model: str | None = field(default=None, metadata={"help": "model directory or hub id (or served model name)"})
+    backend: str = field(default="transformers", metadata={"help": f"generation backend: {', '.join(BACKENDS)}"})
+    max_new_tokens: int = field(default=2048, metadata={"help": "longest response, in tokens"})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
+    n: int = field(default=1, metadata={"help": "responses per problem (pass@n when > 1; needs temperature > 0)"})
+    seed: int = field(default=0, metadata={"help": "sampling seed"})
+    batch_size: int = field(default=16, metadata={"help": "transformers: prompts per generate() call"})
+    dtype: str = field(default="auto", metadata={"help": "transformers/vllm weights dtype: auto, bfloat16, float32"})
+    attn_implementation: str | None = field(default=None, metadata={"help": "transformers: sdpa, flash_attention_2"})
+    cache_implementation: str | None = field(default=None, metadata={"help": "transformers: e.g. static"})
+    compile: bool = field(default=False, metadata={"help": "transformers: torch.compile the forward (GPU)"})
+    trust_remote_code: bool = field(default=False, metadata={"help": "allow model repository code (InternVL2)"})
+    api_base: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "openai: server base URL"})
+    api_key: str = field(default="EMPTY", metadata={"help": "openai: API key"})
+    concurrency: int = field(default=16, metadata={"help": "openai: requests in flight"})
+    request_timeout: float = field(default=600.0, metadata={"help": "openai: seconds per request"})
+    max_retries: int = field(default=5, metadata={"help": "openai: retries on timeouts, 429 and 5xx"})
+    save_every: int = field(default=64, metadata={"help": "problems per appended chunk of responses.jsonl"})
+    missing_image: str = field(
+        default="error",
+        metadata={"help": "a problem whose image cannot be read: 'error' marks it and skips generation, "
+                  "'text_only' asks the question without the image (the error is still recorded)"},
+    )
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of {BACKENDS}")
+        if min(self.n, self.max_new_tokens, self.batch_size, self.concurrency, self.save_every) < 1:
+            raise ValueError("n, max_new_tokens, batch_size, concurrency and save_every must be >= 1")
+        if self.n > 1 and self.temperature == 0:
+            raise ValueError("n > 1 samples need temperature > 0 (greedy decoding gives n identical responses)")
+        if self.missing_image not in ("error", "text_only"):
+            raise ValueError("missing_image must be 'error' or 'text_only'")
+
+
+@dataclass
+class Request:
+    id: str
+    prompt: str
+    image: object | None = None  # a PIL image, or None for text-only
+
+
+@dataclass
+class Generation:
+    texts: list[str]
+    finish_reasons: list[str]  # "stop" | "length" | "error"
+    error: str | None = None
+    n_tokens: list[int] | None = None
+
+    @classmethod
+    def failed(cls, error: str, n: int = 1) -> Generation:
+        return cls([""] * n, ["error"] * n, error)
+
+
+def image_data_uri(image) -> str:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def chat_messages(request: Request, inline_image: bool = False) -> list[dict]:
+    """The user turn: image first (as the models were trained), then the prompt text."""
+    content = []
+    if request.image is not None:
+        if inline_image:
+            content.append({"type": "image_url", "image_url": {"url": image_data_uri(request.image)}})
+        else:
+            content.append({"type": "image", "image": request.image})
+    content.append({"type": "text", "text": request.prompt})
+    return [{"role": "user", "content": content}]
+
+
+class TransformersBackend:
+    """In-process generation with ``model.generate`` on length-sorted, left-padded batches."""
+
+    def __init__(self, config: GenerationConfig, model=None, processor=None):
+        self.config = config
+        if model is None:
+            from redstar_geo.models import load_model_and_processor
+
+            model, processor = load_model_and_processor(
+                config.model, trust_remote_code=config.trust_remote_code, torch_dtype=config.dtype,
+                attn_implementation=config.attn_implementation,
+            )
+        self.torch = require("torch", extra="train", feature="the transformers backend")
+        self.model, self.processor = model.eval(), processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.tokenizer.padding_side = "left"  # decoder-only batching: new tokens must line up at the right
+        if config.compile:
+            self.model.forward = self.torch.compile(self.model.forward, mode="reduce-overhead")
+
+    def _inputs(self, requests: list[Request]):
+        conversations = [chat_messages(r) for r in requests]
+        return self.processor.apply_chat_template(
+            conversations, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
+            processor_kwargs={"padding": True},
+        ).to(self.model.device)
+
+    def generate(self, requests: list[Request]) -> list[Generation]:
+        cfg = self.config
+        # Sort by prompt length so each batch pads little; restore the caller's order at the end.
+        order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt))
+        results: dict[int, Generation] = {}
+        eos = {t for t in [self.model.generation_config.eos_token_id] if t is not None}
+        eos = {t for e in eos for t in (e if isinstance(e, list) else [e])}
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            batch = [requests[i] for i in idx]
+            try:
+                inputs = self._inputs(batch)
+                kwargs = dict(max_new_tokens=cfg.max_new_tokens, num_return_sequences=cfg.n,
+                              pad_token_id=self.tokenizer.pad_token_id)
+                if cfg.temperature > 0:
+                    kwargs.update(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p)
+                else:
+                    kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+                if cfg.cache_implementation:
+                    kwargs["cache_implementation"] = cfg.cache_implementation
+                self.torch.manual_seed(cfg.seed)
+                with self.torch.inference_mode():
+                    out = self.model.generate(**inputs, **kwargs)  # (batch * n, prompt_len + new)
+            except Exception as exc:  # noqa: BLE001 - one bad batch is recorded per sample, the run goes on
+                logger.exception("generation failed for %s", [r.id for r in batch])
+                for i in idx:
+                    results[i] = Generation.failed(f"{type(exc).__name__}: {exc}", cfg.n)
+                continue
+            new = out[:, inputs["input_ids"].shape[1] :].tolist()
+            for j, i in enumerate(idx):
+                texts, reasons, lengths = [], [], []
+                for seq in new[j * cfg.n : (j + 1) * cfg.n]:
+                    stop = next((k for k, t in enumerate(seq) if t in eos), None)
+                    tokens = seq if stop is None else seq[:stop]
+                    tokens = [t for t in tokens if t != self.tokenizer.pad_token_id]
+                    texts.append(self.tokenizer.decode(tokens, skip_special_tokens=True))
+                    reasons.append("stop" if stop is not None else "length")
+                    lengths.append(len(tokens))
+                results[i] = Generation(texts, reasons, None, lengths)
+        return [results[i] for i in range(len(requests))]
+
+
+class OpenAIBackend:
+    """Concurrent requests to an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    Uses the standard library's HTTP client: a JSON POST needs nothing more, and it keeps this backend free of
+    dependencies that a locked-down cluster might not have.
+    """
+
+    def __init__(self, config: GenerationConfig):
+        if not config.model:
+            raise ValueError("the openai backend needs --model: the served model's name")
+        self.config = config
+        self.url = config.api_base.rstrip("/") + "/chat/completions"
+
+    def _post(self, body: dict) -> dict:
+        request = urllib.request.Request(
+            self.url, data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.config.api_key}"},
+        )
+        with urllib.request.urlopen(request, timeout=self.config.request_timeout) as response:
+            return json.loads(response.read().decode("utf-8"))
+
+    def _one(self, request: Request) -> Generation:
+        cfg = self.config
+        body = {"model": cfg.model, "messages": chat_messages(request, inline_image=True), "n": cfg.n,
+                "max_tokens": cfg.max_new_tokens, "temperature": cfg.temperature, "top_p": cfg.top_p,
+                "seed": cfg.seed}
+        error = "no attempt made"
+        for attempt in range(cfg.max_retries + 1):
+            try:
+                data = self._post(body)
+                choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+                texts = [c["message"].get("content") or "" for c in choices]
+                reasons = [c.get("finish_reason") or "stop" for c in choices]
+                return Generation(texts, reasons, None, None)
+            except urllib.error.HTTPError as exc:
+                detail = exc.read()[:300].decode("utf-8", "replace")
+                error = f"HTTP {exc.code}: {detail}"
+                if exc.code != 429 and exc.code < 500:  # a bad request will not get better by asking again
+                    break
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+            except (KeyError, TypeError, ValueError) as exc:
+                error = f"malformed response: {exc}"
+            if attempt < cfg.max_retries:
+                time.sleep(min(30.0, 0.25 * 2**attempt))
+        return Generation.failed(error, cfg.n)
+
+    def generate(self, requests: list[Request]) -> list[Generation]:
+        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+            return list(pool.map(self._one, requests))
+
+
+class VLLMBackend:
+    """vLLM in-process: ``LLM.chat`` over the whole batch (vLLM schedules it with continuous batching)."""
+
+    def __init__(self, config: GenerationConfig):
+        vllm = require("vllm", extra="vllm", feature="the vllm backend")
+        self.config = config
+        self.llm = vllm.LLM(model=config.model, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
+                            seed=config.seed, limit_mm_per_prompt={"image": 1})
+        self.params = vllm.SamplingParams(n=config.n, temperature=config.temperature, top_p=config.top_p,
+                                          max_tokens=config.max_new_tokens, seed=config.seed)
+
+    def generate(self, requests: list[Request]) -> list[Generation]:
+        outputs = self.llm.chat([chat_messages(r, inline_image=True) for r in requests], self.params)
+        return [Generation([o.text for o in out.outputs], [o.finish_reason or "stop" for o in out.outputs], None,
+                           [len(o.token_ids) for o in out.outputs]) for out in outputs]
+
+
+def get_backend(config: GenerationConfig, model=None, processor=None):
+    """The backend ``config.backend`` names (``model``/``processor`` reuse an already loaded transformers model)."""
+    if config.backend == "transformers":
+        if model is None and not config.model:
+            raise ValueError("the transformers backend needs --model: a model directory or hub id")
+        return TransformersBackend(config, model, processor)
+    if config.backend == "openai":
+        return OpenAIBackend(config)
+    return VLLMBackend(config)
+
+
+def read_done(path: Path, issues: IssueLog) -> dict[str, dict]:
+    """Records already generated. A line cut off by a kill is reported and dropped from the file."""
+    if not path.exists():
+        return {}
+    done, bad = {}, len(issues)
+    for _, rec in iter_jsonl(path, issues):
+        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+            done.setdefault(rec["id"], rec)
+    if len(issues) > bad:  # rewrite without the broken lines so that appends continue a clean file
+        write_jsonl(path, done.values())
+    return done
+
+
+def generate_responses(problems: list[Problem], prompt_fn: Callable[[Problem], str], backend, path: str | Path,
+                       missing_image: str = "error", chunk_size: int = 64, issues: IssueLog | None = None,
+                       progress: bool = True) -> dict[str, dict]:
+    """Generate for every problem not yet in ``path`` and append; return ``{id: record}`` for all problems.
+
+    A record is ``{"id", "prompt", "responses", "finish_reasons", "n_tokens", "error"}``. A problem whose image cannot
+    be read gets ``error`` set and, unless ``missing_image="text_only"``, no responses.
+    """
+    path = Path(path)
+    issues = IssueLog() if issues is None else issues
+    done = read_done(path, issues)
+    todo = [p for p in problems if p.id not in done]
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"generate {path.parent.name}", unit="problem")
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
+        records, requests, owners = {}, [], []
+        for problem in chunk:
+            prompt = prompt_fn(problem)
+            image, error = None, None
+            if problem.image is not None:
+                try:
+                    image = problem.load_image()
+                except ImageLoadError as exc:
+                    error = f"image: {exc}"
+            records[problem.id] = {"id": problem.id, "prompt": prompt, "responses": [], "finish_reasons": [],
+                                   "n_tokens": None, "error": error}
+            if error is None or missing_image == "text_only":
+                requests.append(Request(problem.id, prompt, image))
+                owners.append(problem.id)
+        for rid, gen in zip(owners, backend.generate(requests) if requests else [], strict=True):
+            rec = records[rid]
+            if not gen.error:
+                rec.update(responses=gen.texts, finish_reasons=gen.finish_reasons, n_tokens=gen.n_tokens)
+            else:
+                rec["error"] = (rec["error"] + "; " if rec["error"] else "") + f"generation: {gen.error}"
+        append_jsonl(path, [records[p.id] for p in chunk])
+        done.update(records)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return {p.id: done[p.id] for p in problems}
