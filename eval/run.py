@@ -42,8 +42,10 @@ def main():
             print(f"{s['bench']}: {s['issues']} input issues, listed in {where}/issues.txt")
         for status, ids in (("had no prediction", s["missing_ids"]), ("failed (image or generation)", s["error_ids"])):
             if ids:
-                print(f"{s['bench']}: {len(ids)} problems {status} and count as wrong: {', '.join(ids[:20])}"
-                      + (" ..." if len(ids) > 20 else ""))
+                print(
+                    f"{s['bench']}: {len(ids)} problems {status} and count as wrong: {', '.join(ids[:20])}"
+                    + (" ..." if len(ids) > 20 else "")
+                )
     print(f"wrote {config.out}")
 
 

@@ -20,7 +20,6 @@ generation failed or whose image could not be read counts as wrong with status `
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -59,19 +58,25 @@ class EvalConfig:
     split: str | None = field(default=None, metadata={"help": "dataset split, for Hugging Face datasets"})
     protocol: str | None = field(
         default=None,
-        metadata={"help": "choice: letter vs gold letter (G-LLaVA); value: free-form value vs gold value (R1-V). "
-                  "Default: the benchmark's first protocol"},
+        metadata={
+            "help": "choice: letter vs gold letter (G-LLaVA); value: free-form value vs gold value (R1-V). "
+            "Default: the benchmark's first protocol"
+        },
     )
     predictions_format: str = field(
         default="jsonl",
-        metadata={"help": "jsonl: {'id', 'response'} lines; gllava: {'question_id', 'text'} lines (G-LLaVA's "
-                  "outputs); mathvista: a JSON dict pid -> {'response': ...} (MathVista's output files)"},
+        metadata={
+            "help": "jsonl: {'id', 'response'} lines; gllava: {'question_id', 'text'} lines (G-LLaVA's "
+            "outputs); mathvista: a JSON dict pid -> {'response': ...} (MathVista's output files)"
+        },
     )
     limit: int | None = field(default=None, metadata={"help": "only the first N problems of each benchmark"})
     extractor: str = field(
         default="rules",
-        metadata={"help": "rules: the rule-based judge only; llm: when the rules find no answer, ask an "
-                  "OpenAI-compatible model to extract it (as MathVista's official pipeline does)"},
+        metadata={
+            "help": "rules: the rule-based judge only; llm: when the rules find no answer, ask an "
+            "OpenAI-compatible model to extract it (as MathVista's official pipeline does)"
+        },
     )
     extractor_api_base: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "LLM extractor URL"})
     extractor_model: str | None = field(default=None, metadata={"help": "LLM extractor model name"})
@@ -108,8 +113,10 @@ def load_predictions(path: str | Path, fmt: str, known_ids: set[str], issues: Is
         data = read_json(path)
         if not isinstance(data, dict):
             raise DataError(f"{path}: a MathVista output file is a JSON object keyed by pid")
-        rows = [(None, {"id": pid, "response": (rec or {}).get("response") if isinstance(rec, dict) else rec})
-                for pid, rec in data.items()]
+        rows = [
+            (None, {"id": pid, "response": (rec or {}).get("response") if isinstance(rec, dict) else rec})
+            for pid, rec in data.items()
+        ]
         id_key, response_key = "id", "response"
     else:
         id_key, response_key = PREDICTION_FORMATS[fmt]
@@ -148,9 +155,13 @@ def _generation_fields(record: dict | None) -> dict:
     return fields
 
 
-def score_predictions(problems: list[Problem], predictions: dict[str, list[str]], protocol: str,
-                      generations: dict[str, dict] | None = None, llm_answers: dict[str, str] | None = None
-                      ) -> list[dict]:
+def score_predictions(
+    problems: list[Problem],
+    predictions: dict[str, list[str]],
+    protocol: str,
+    generations: dict[str, dict] | None = None,
+    llm_answers: dict[str, str] | None = None,
+) -> list[dict]:
     """One sample record per problem, in benchmark order.
 
     ``predictions`` maps ids to their responses (several when sampling n > 1; the first one is scored, all count
@@ -168,16 +179,32 @@ def score_predictions(problems: list[Problem], predictions: dict[str, list[str]]
                 status, reason = "error", record["error"]
             else:
                 status, reason = "missing", "no prediction for this id"
-            samples.append({"id": problem.id, "extracted": None, "letter": None, "correct": False, "status": status,
-                            "method": "none", "reason": reason, "gold": gold, **_generation_fields(record)})
+            samples.append(
+                {
+                    "id": problem.id,
+                    "extracted": None,
+                    "letter": None,
+                    "correct": False,
+                    "status": status,
+                    "method": "none",
+                    "reason": reason,
+                    "gold": gold,
+                    **_generation_fields(record),
+                }
+            )
             continue
         verdict = judge(responses[0], problem, protocol=protocol)
         if verdict.status == "no_answer" and llm_answers.get(problem.id):
             llm = judge(f"Answer: {llm_answers[problem.id]}", problem, protocol=protocol)
             if llm.extracted is not None:
                 verdict = type(llm)(llm.correct, llm.status, llm.extracted, llm.letter, "llm", llm.reason)
-        sample = {"id": problem.id, **verdict.to_dict(), "gold": gold, "response_chars": len(responses[0]),
-                  **_generation_fields(record)}
+        sample = {
+            "id": problem.id,
+            **verdict.to_dict(),
+            "gold": gold,
+            "response_chars": len(responses[0]),
+            **_generation_fields(record),
+        }
         if len(responses) > 1:
             sample["n_correct"] = sum(judge(r, problem, protocol=protocol).correct for r in responses)
             sample["n_responses"] = len(responses)
@@ -224,8 +251,9 @@ def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[
             group[0] += 1
             group[1] += s["correct"]
         if len(groups) > 1:
-            breakdowns[key] = {g: {"n": t, "correct": c, "accuracy": round(100.0 * c / t, 2)}
-                               for g, (t, c) in sorted(groups.items())}
+            breakdowns[key] = {
+                g: {"n": t, "correct": c, "accuracy": round(100.0 * c / t, 2)} for g, (t, c) in sorted(groups.items())
+            }
     summary["breakdowns"] = breakdowns
     return summary
 
@@ -233,34 +261,48 @@ def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[
 def format_summary(summary: dict | list[dict]) -> str:
     """A short fixed-width table of one or more summaries."""
     rows = summary if isinstance(summary, list) else [summary]
-    header = (f"{'bench':<14}{'protocol':<9}{'n':>6}{'accuracy':>10}{'correct':>9}{'wrong':>7}{'no-ans':>8}"
-              f"{'missing':>9}{'errors':>8}{'truncated':>10}")
+    header = (
+        f"{'bench':<14}{'protocol':<9}{'n':>6}{'accuracy':>10}{'correct':>9}{'wrong':>7}{'no-ans':>8}"
+        f"{'missing':>9}{'errors':>8}{'truncated':>10}"
+    )
     lines = [header, "-" * len(header)]
     for s in rows:
-        lines.append(f"{s['bench']:<14}{s['protocol']:<9}{s['n']:>6}{s['accuracy']:>9.2f}%{s['correct']:>9}"
-                     f"{s['wrong']:>7}{s['no_answer']:>8}{s['missing']:>9}{s['errors']:>8}{s['truncated']:>10}")
+        lines.append(
+            f"{s['bench']:<14}{s['protocol']:<9}{s['n']:>6}{s['accuracy']:>9.2f}%{s['correct']:>9}"
+            f"{s['wrong']:>7}{s['no_answer']:>8}{s['missing']:>9}{s['errors']:>8}{s['truncated']:>10}"
+        )
     return "\n".join(lines)
 
 
-def llm_extract(problems: list[Problem], predictions: dict[str, list[str]], config: EvalConfig, path: Path
-                ) -> dict[str, str]:
+def llm_extract(
+    problems: list[Problem], predictions: dict[str, list[str]], config: EvalConfig, path: Path
+) -> dict[str, str]:
     """Ask an LLM for the final answer of each response the rules find none in; cached in ``path``."""
     from redstar_geo.generation import GenerationConfig, OpenAIBackend, Request
 
     issues = IssueLog()
     cache = {rec["id"]: rec["answer"] for _, rec in iter_jsonl(path, issues)} if path.exists() else {}
-    todo = [p for p in problems if p.id not in cache and predictions.get(p.id)
-            and judge(predictions[p.id][0], p).status == "no_answer"]
+    todo = [
+        p
+        for p in problems
+        if p.id not in cache and predictions.get(p.id) and judge(predictions[p.id][0], p).status == "no_answer"
+    ]
     if todo:
-        backend = OpenAIBackend(GenerationConfig(backend="openai", model=config.extractor_model, max_new_tokens=64,
-                                                 api_base=config.extractor_api_base))
-        requests = [Request(p.id, LLM_EXTRACT_PROMPT.format(question=p.question, response=predictions[p.id][0][-8000:]))
-                    for p in todo]
+        backend = OpenAIBackend(
+            GenerationConfig(
+                backend="openai", model=config.extractor_model, max_new_tokens=64, api_base=config.extractor_api_base
+            )
+        )
+        requests = [
+            Request(p.id, LLM_EXTRACT_PROMPT.format(question=p.question, response=predictions[p.id][0][-8000:]))
+            for p in todo
+        ]
         records = []
         for p, gen in zip(todo, backend.generate(requests), strict=True):
             answer = None if gen.error else gen.texts[0].strip()
-            records.append({"id": p.id, "answer": None if answer in (None, "", "NONE") else answer,
-                            "error": gen.error})
+            records.append(
+                {"id": p.id, "answer": None if answer in (None, "", "NONE") else answer, "error": gen.error}
+            )
         append_jsonl(path, records)
         cache.update({r["id"]: r["answer"] for r in records})
     return {k: v for k, v in cache.items() if v}
@@ -283,17 +325,24 @@ def evaluate_benchmark(name: str, config: EvalConfig, backend=None, gen_config=N
     if backend is not None:
         from redstar_geo.generation import generate_responses
 
-        generations = generate_responses(problems, lambda p: bench.prompt(p, protocol), backend,
-                                         out / "responses.jsonl", missing_image=gen_config.missing_image,
-                                         chunk_size=gen_config.save_every, issues=issues)
+        generations = generate_responses(
+            problems,
+            lambda p: bench.prompt(p, protocol),
+            backend,
+            out / "responses.jsonl",
+            missing_image=gen_config.missing_image,
+            chunk_size=gen_config.save_every,
+            issues=issues,
+        )
         predictions = {rid: rec["responses"] for rid, rec in generations.items() if rec["responses"]}
         extra.update(model=gen_config.model, backend=gen_config.backend)
     else:
         raw = load_predictions(config.predictions, config.predictions_format, {p.id for p in problems}, issues)
         predictions = {rid: [text] for rid, text in raw.items()}
         extra["predictions"] = str(config.predictions)
-    llm_answers = llm_extract(problems, predictions, config, out / "extractions.jsonl") \
-        if config.extractor == "llm" else None
+    llm_answers = (
+        llm_extract(problems, predictions, config, out / "extractions.jsonl") if config.extractor == "llm" else None
+    )
     samples = score_predictions(problems, predictions, protocol, generations, llm_answers)
     summary = summarize(name, protocol, problems, samples, **extra, issues=len(issues))
     write_jsonl(out / "samples.jsonl", samples)
@@ -301,12 +350,9 @@ def evaluate_benchmark(name: str, config: EvalConfig, backend=None, gen_config=N
     (out / "issues.txt").write_text("".join(f"{issue}\n" for issue in issues), encoding="utf-8")
     write_json(out / "config.json", {**asdict(config), **({"generation": asdict(gen_config)} if gen_config else {})})
     if config.report:
-        from redstar_geo.import_utils import is_available
+        from redstar_geo.reports import write_reports
 
-        if is_available("redstar_geo.reports"):
-            from redstar_geo.reports import write_reports
-
-            write_reports(out, problems, {rid: texts[0] for rid, texts in predictions.items()})
+        write_reports(out, problems, {rid: texts[0] for rid, texts in predictions.items()})
     return summary
 
 

@@ -71,8 +71,10 @@ class GenerationConfig:
     save_every: int = field(default=64, metadata={"help": "problems per appended chunk of responses.jsonl"})
     missing_image: str = field(
         default="error",
-        metadata={"help": "a problem whose image cannot be read: 'error' marks it and skips generation, "
-                  "'text_only' asks the question without the image (the error is still recorded)"},
+        metadata={
+            "help": "a problem whose image cannot be read: 'error' marks it and skips generation, "
+            "'text_only' asks the question without the image (the error is still recorded)"
+        },
     )
 
     def __post_init__(self):
@@ -132,7 +134,9 @@ class TransformersBackend:
             from redstar_geo.models import load_model_and_processor
 
             model, processor = load_model_and_processor(
-                config.model, trust_remote_code=config.trust_remote_code, torch_dtype=config.dtype,
+                config.model,
+                trust_remote_code=config.trust_remote_code,
+                torch_dtype=config.dtype,
                 attn_implementation=config.attn_implementation,
             )
         self.torch = require("torch", extra="train", feature="the transformers backend")
@@ -145,7 +149,11 @@ class TransformersBackend:
     def _inputs(self, requests: list[Request]):
         conversations = [chat_messages(r) for r in requests]
         return self.processor.apply_chat_template(
-            conversations, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt",
+            conversations,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
             processor_kwargs={"padding": True},
         ).to(self.model.device)
 
@@ -161,8 +169,11 @@ class TransformersBackend:
             batch = [requests[i] for i in idx]
             try:
                 inputs = self._inputs(batch)
-                kwargs = dict(max_new_tokens=cfg.max_new_tokens, num_return_sequences=cfg.n,
-                              pad_token_id=self.tokenizer.pad_token_id)
+                kwargs = dict(
+                    max_new_tokens=cfg.max_new_tokens,
+                    num_return_sequences=cfg.n,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
                 if cfg.temperature > 0:
                     kwargs.update(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p)
                 else:
@@ -206,7 +217,9 @@ class OpenAIBackend:
 
     def _post(self, body: dict) -> dict:
         request = urllib.request.Request(
-            self.url, data=json.dumps(body).encode(), method="POST",
+            self.url,
+            data=json.dumps(body).encode(),
+            method="POST",
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.config.api_key}"},
         )
         with urllib.request.urlopen(request, timeout=self.config.request_timeout) as response:
@@ -214,9 +227,15 @@ class OpenAIBackend:
 
     def _one(self, request: Request) -> Generation:
         cfg = self.config
-        body = {"model": cfg.model, "messages": chat_messages(request, inline_image=True), "n": cfg.n,
-                "max_tokens": cfg.max_new_tokens, "temperature": cfg.temperature, "top_p": cfg.top_p,
-                "seed": cfg.seed}
+        body = {
+            "model": cfg.model,
+            "messages": chat_messages(request, inline_image=True),
+            "n": cfg.n,
+            "max_tokens": cfg.max_new_tokens,
+            "temperature": cfg.temperature,
+            "top_p": cfg.top_p,
+            "seed": cfg.seed,
+        }
         error = "no attempt made"
         for attempt in range(cfg.max_retries + 1):
             try:
@@ -249,15 +268,32 @@ class VLLMBackend:
     def __init__(self, config: GenerationConfig):
         vllm = require("vllm", extra="vllm", feature="the vllm backend")
         self.config = config
-        self.llm = vllm.LLM(model=config.model, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
-                            seed=config.seed, limit_mm_per_prompt={"image": 1})
-        self.params = vllm.SamplingParams(n=config.n, temperature=config.temperature, top_p=config.top_p,
-                                          max_tokens=config.max_new_tokens, seed=config.seed)
+        self.llm = vllm.LLM(
+            model=config.model,
+            dtype=config.dtype,
+            trust_remote_code=config.trust_remote_code,
+            seed=config.seed,
+            limit_mm_per_prompt={"image": 1},
+        )
+        self.params = vllm.SamplingParams(
+            n=config.n,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_tokens=config.max_new_tokens,
+            seed=config.seed,
+        )
 
     def generate(self, requests: list[Request]) -> list[Generation]:
         outputs = self.llm.chat([chat_messages(r, inline_image=True) for r in requests], self.params)
-        return [Generation([o.text for o in out.outputs], [o.finish_reason or "stop" for o in out.outputs], None,
-                           [len(o.token_ids) for o in out.outputs]) for out in outputs]
+        return [
+            Generation(
+                [o.text for o in out.outputs],
+                [o.finish_reason or "stop" for o in out.outputs],
+                None,
+                [len(o.token_ids) for o in out.outputs],
+            )
+            for out in outputs
+        ]
 
 
 def get_backend(config: GenerationConfig, model=None, processor=None):
@@ -284,9 +320,16 @@ def read_done(path: Path, issues: IssueLog) -> dict[str, dict]:
     return done
 
 
-def generate_responses(problems: list[Problem], prompt_fn: Callable[[Problem], str], backend, path: str | Path,
-                       missing_image: str = "error", chunk_size: int = 64, issues: IssueLog | None = None,
-                       progress: bool = True) -> dict[str, dict]:
+def generate_responses(
+    problems: list[Problem],
+    prompt_fn: Callable[[Problem], str],
+    backend,
+    path: str | Path,
+    missing_image: str = "error",
+    chunk_size: int = 64,
+    issues: IssueLog | None = None,
+    progress: bool = True,
+) -> dict[str, dict]:
     """Generate for every problem not yet in ``path`` and append; return ``{id: record}`` for all problems.
 
     A record is ``{"id", "prompt", "responses", "finish_reasons", "n_tokens", "error"}``. A problem whose image cannot
@@ -312,8 +355,14 @@ def generate_responses(problems: list[Problem], prompt_fn: Callable[[Problem], s
                     image = problem.load_image()
                 except ImageLoadError as exc:
                     error = f"image: {exc}"
-            records[problem.id] = {"id": problem.id, "prompt": prompt, "responses": [], "finish_reasons": [],
-                                   "n_tokens": None, "error": error}
+            records[problem.id] = {
+                "id": problem.id,
+                "prompt": prompt,
+                "responses": [],
+                "finish_reasons": [],
+                "n_tokens": None,
+                "error": error,
+            }
             if error is None or missing_image == "text_only":
                 requests.append(Request(problem.id, prompt, image))
                 owners.append(problem.id)

@@ -39,8 +39,21 @@ def geoqa_with_images(assets, tmp_path):
 
 def test_bench_all_end_to_end_on_cpu(tiny_model, tmp_path):
     out = tmp_path / "all"
-    result = run_script("eval/run.py", "--bench", "all", "--model", tiny_model, "--max_new_tokens", "8",
-                        "--limit", "6", "--missing_image", "text_only", "--out", str(out))
+    result = run_script(
+        "eval/run.py",
+        "--bench",
+        "all",
+        "--model",
+        tiny_model,
+        "--max_new_tokens",
+        "8",
+        "--limit",
+        "6",
+        "--missing_image",
+        "text_only",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summaries = json.loads((out / "summary.json").read_text())
     from redstar_geo.benchmarks import BENCHMARKS
@@ -66,9 +79,10 @@ def test_unreadable_image_is_marked_not_skipped(tiny_model, geoqa_with_images, t
     assert sample["status"] == "error" and "not an image" in sample["reason"]
 
 
-def test_killed_run_resumes_to_the_same_samples(tiny_model, geoqa_with_images, tmp_path):
-    args = ["eval/run.py", "--bench", "geoqa", "--data", str(geoqa_with_images), "--model", tiny_model,
-            "--max_new_tokens", "48", "--batch_size", "1", "--save_every", "1", "--report", "false"]
+def test_killed_run_resumes_to_the_same_samples(tiny_model, tmp_path):
+    # 12 held-out GeoSynth problems (with real diagrams), one per batch, each appended as soon as it is done.
+    args = ["eval/run.py", "--bench", "geosynth", "--data", "geosynth:eval:12", "--model", tiny_model,
+            "--max_new_tokens", "32", "--batch_size", "1", "--save_every", "1", "--report", "false"]
     full = run_script(*args, "--out", str(tmp_path / "full"))
     assert full.returncode == 0, full.stderr[-2000:]
 
@@ -78,13 +92,13 @@ def test_killed_run_resumes_to_the_same_samples(tiny_model, geoqa_with_images, t
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and (not responses.exists() or len(responses.read_text().splitlines()) < 2):
-        time.sleep(0.05)
+        time.sleep(0.02)
     proc.kill()
     proc.wait()
     written = responses.read_text().splitlines()
-    assert 2 <= len(written) < 4, "the run should have been killed part-way"
+    assert 2 <= len(written) < 12, "the run should have been killed part-way"
     with responses.open("a") as f:  # a line cut off mid-write by the kill
-        f.write('{"id": "88", "prompt": "As sho')
+        f.write('{"id": "eval-0011", "prompt": "As sho')
     again = run_script(*args, "--out", str(resumed))
     assert again.returncode == 0, again.stderr[-2000:]
     assert responses.read_text().splitlines()[: len(written)] == written  # nothing done before was redone
@@ -120,8 +134,12 @@ class FakeChatServer(BaseHTTPRequestHandler):
 
     @staticmethod
     def _completion(content, reason, n=1):
-        return {"choices": [{"index": i, "message": {"role": "assistant", "content": content}, "finish_reason": reason}
-                            for i in range(n)]}
+        return {
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": content}, "finish_reason": reason}
+                for i in range(n)
+            ]
+        }
 
     def _send(self, code, payload):
         data = json.dumps(payload).encode()
@@ -137,8 +155,15 @@ def test_openai_backend_against_a_real_http_server(geoqa_with_images, tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeChatServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        gen = GenerationConfig(backend="openai", model="served-model", api_base=f"http://127.0.0.1:{server.server_port}/v1",
-                               concurrency=4, request_timeout=1.0, max_retries=2, max_new_tokens=32)
+        gen = GenerationConfig(
+            backend="openai",
+            model="served-model",
+            api_base=f"http://127.0.0.1:{server.server_port}/v1",
+            concurrency=4,
+            request_timeout=1.0,
+            max_retries=2,
+            max_new_tokens=32,
+        )
         config = EvalConfig(bench="geoqa", data=str(geoqa_with_images), out=str(tmp_path / "o"), report=False)
         summary = run_evaluation(config, gen)
     finally:
@@ -152,3 +177,44 @@ def test_openai_backend_against_a_real_http_server(geoqa_with_images, tmp_path):
     assert (summary["errors"], summary["truncated"], summary["correct"]) == (1, 1, 2)  # id 2's gold is A
     record = json.loads((tmp_path / "o/responses.jsonl").read_text().splitlines()[0])
     assert record["responses"][0].startswith("image seen: True")
+
+
+class FakeExtractor(BaseHTTPRequestHandler):
+    """Answers the LLM-extraction prompt: "D" when the response mentions the last option, else NONE."""
+
+    calls = 0
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeExtractor.calls += 1
+        prompt = body["messages"][0]["content"][-1]["text"]
+        answer = "D" if "the last option" in prompt else "NONE"
+        FakeChatServer._send(self, 200, FakeChatServer._completion(answer, "stop"))
+
+
+def test_llm_extractor_only_where_rules_find_nothing_and_cached(assets, tmp_path):
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "0", "response": "The co-interior angles add up, so it must be the last option, I am fairly sure"},
+        {"id": "1", "response": "Answer: C"},
+        {"id": "2", "response": "I cannot tell from this figure"},
+    ]) + "\n")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeExtractor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = EvalConfig(bench="geoqa", data=str(assets / "geoqa/test_questions.jsonl"), predictions=str(preds),
+                        out=str(tmp_path / "o"), extractor="llm", extractor_model="judge",
+                        extractor_api_base=f"http://127.0.0.1:{server.server_port}/v1", report=False)
+    try:
+        summary = run_evaluation(config)
+    finally:
+        server.shutdown()
+    samples = {s["id"]: s for s in map(json.loads, (tmp_path / "o/samples.jsonl").read_text().splitlines())}
+    assert samples["0"]["method"] == "llm" and samples["0"]["correct"]
+    assert samples["1"]["method"] == "answer_label"  # the rules found it: the LLM was not asked
+    assert samples["2"]["status"] == "no_answer"
+    assert FakeExtractor.calls == 2 and summary["correct"] == 2
+    summary = run_evaluation(config)  # the server is gone: the cached extractions are reused
+    assert summary["correct"] == 2 and FakeExtractor.calls == 2

@@ -147,7 +147,8 @@ def _train(args, env_extra=None):
 def test_train_script_end_to_end_then_resume(tiny_dir, tmp_path):
     out = tmp_path / "sft"
     common = ["--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"), "--model_name_or_path",
-              str(tiny_dir), "--output_dir", str(out), "--save_steps", "6"]
+              str(tiny_dir), "--output_dir", str(out), "--save_steps", "6",
+              "--dataset", str(ROOT / "tests" / "assets" / "sft" / "train.jsonl")]
     proc = _train([*common, "--max_steps", "12"])
     assert "6 of 6 samples kept" in proc.stdout
 
@@ -174,3 +175,15 @@ def test_train_script_end_to_end_then_resume(tiny_dir, tmp_path):
     steps = [e["step"] for e in state["log_history"] if "loss" in e]
     assert state["global_step"] == 16 and steps == list(range(1, 17))
     assert state["log_history"][0]["loss"] == 123.0
+
+
+def test_default_recipe_trains_on_geosynth(tmp_path):
+    """The default job: the tiny recipe builds the model and trains on 64 generated GeoSynth problems."""
+    out = tmp_path / "sft"
+    proc = _train(["--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"), "--model_name_or_path",
+                   str(tmp_path / "tiny"), "--output_dir", str(out)])
+    assert "64 of 64 samples kept" in proc.stdout
+    state = json.loads((out / "trainer_state.json").read_text())
+    losses = [e["loss"] for e in state["log_history"] if "loss" in e]
+    assert state["global_step"] == 30 and sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0, losses
+    assert (tmp_path / "tiny" / "config.json").is_file()  # built on first use
