@@ -61,7 +61,9 @@ class GenerationConfig:
     dtype: str = field(default="auto", metadata={"help": "transformers/vllm weights dtype: auto, bfloat16, float32"})
     attn_implementation: str | None = field(default=None, metadata={"help": "transformers: sdpa, flash_attention_2"})
     cache_implementation: str | None = field(default=None, metadata={"help": "transformers: e.g. static"})
-    compile: bool = field(default=False, metadata={"help": "transformers: torch.compile the forward (GPU)"})
+    compile: bool = field(
+        default=False, metadata={"help": "transformers: static cache + compiled, CUDA-graphed decode step (GPU)"}
+    )
     trust_remote_code: bool = field(default=False, metadata={"help": "allow model repository code (InternVL2)"})
     api_base: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "openai: server base URL"})
     api_key: str = field(default="EMPTY", metadata={"help": "openai: API key"})
@@ -143,8 +145,6 @@ class TransformersBackend:
         self.model, self.processor = model.eval(), processor
         self.tokenizer = getattr(processor, "tokenizer", processor)
         self.tokenizer.padding_side = "left"  # decoder-only batching: new tokens must line up at the right
-        if config.compile:
-            self.model.forward = self.torch.compile(self.model.forward, mode="reduce-overhead")
 
     def _inputs(self, requests: list[Request]):
         conversations = [chat_messages(r) for r in requests]
@@ -180,6 +180,12 @@ class TransformersBackend:
                     kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
                 if cfg.cache_implementation:
                     kwargs["cache_implementation"] = cfg.cache_implementation
+                if cfg.compile:
+                    # Compile the decode step only (generate does this with a static cache): compiling the whole
+                    # forward would recompile the prefill for every new prompt length and image size.
+                    from transformers import CompileConfig
+
+                    kwargs.update(cache_implementation="static", compile_config=CompileConfig(dynamic=False))
                 self.torch.manual_seed(cfg.seed)
                 with self.torch.inference_mode():
                     out = self.model.generate(**inputs, **kwargs)  # (batch * n, prompt_len + new)

@@ -95,6 +95,17 @@ def check_unique(problems: list[Problem], issues: IssueLog, where: str) -> list[
     return kept
 
 
+def is_saved_dataset(path: str | Path) -> bool:
+    """A directory written by ``datasets``' ``save_to_disk``."""
+    p = Path(path)
+    return p.is_dir() and any((p / name).exists() for name in ("dataset_info.json", "dataset_dict.json"))
+
+
+def is_hf_dataset(path: str) -> bool:
+    """A hub id, a ``save_to_disk`` directory, or a parquet/arrow file: what :func:`load_hf_rows` reads."""
+    return is_hub_id(path) or is_saved_dataset(path) or Path(path).suffix in (".parquet", ".arrow")
+
+
 def is_hub_id(path: str) -> bool:
     """``owner/name`` that is not an existing local path: a Hugging Face dataset id."""
     return not Path(path).exists() and path.count("/") == 1 and not path.startswith((".", "/"))
@@ -104,7 +115,7 @@ def load_hf_rows(path: str, split: str | None):
     """Rows of a Hugging Face dataset: a hub id, a ``save_to_disk`` directory, or a parquet/json file."""
     datasets = require("datasets", extra="train", feature="loading Hugging Face datasets")
     p = Path(path)
-    if p.is_dir() and any((p / name).exists() for name in ("dataset_info.json", "dataset_dict.json")):
+    if is_saved_dataset(p):
         ds = datasets.load_from_disk(str(p))
     elif p.suffix in (".parquet", ".arrow"):
         ds = datasets.load_dataset(p.suffix.lstrip("."), data_files=str(p))

@@ -21,7 +21,7 @@ from redstar_geo.benchmarks.common import (
     check_unique,
     format_prompt,
     image_field,
-    is_hub_id,
+    is_hf_dataset,
     load_hf_rows,
 )
 from redstar_geo.jsonl import DataError, IssueLog, iter_jsonl, read_json
@@ -148,12 +148,7 @@ def load_geometry3k(
     """Load Geometry3K from any supported layout (see the module docstring)."""
     issues = IssueLog() if issues is None else issues
     p = Path(path)
-    if (
-        is_hub_id(path)
-        or p.suffix == ".parquet"
-        or (p / "dataset_info.json").exists()
-        or (p / "dataset_dict.json").exists()
-    ):
+    if is_hf_dataset(path):
         problems = _load_hf(path, split, issues)
     elif p.is_dir():
         problems = _load_intergps(p / split if split and (p / split).is_dir() else p, issues)

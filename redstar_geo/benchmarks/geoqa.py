@@ -27,7 +27,7 @@ from redstar_geo.benchmarks.common import (
     check_unique,
     format_prompt,
     image_field,
-    is_hub_id,
+    is_hf_dataset,
     load_hf_rows,
 )
 from redstar_geo.jsonl import DataError, IssueLog, iter_jsonl, read_json
@@ -229,7 +229,7 @@ def load_geoqa(path: str, image_root: str | None = None, issues: IssueLog | None
     """Load GeoQA from any supported layout (see the module docstring)."""
     issues = IssueLog() if issues is None else issues
     p = Path(path)
-    if is_hub_id(path) or p.suffix == ".parquet" or (p / "dataset_info.json").exists():
+    if is_hf_dataset(path):
         problems = _load_hf(path, split, issues)
     elif p.is_dir():
         problems = _load_original(p, image_root, issues)

@@ -24,6 +24,7 @@ from redstar_geo.benchmarks.common import (
     check_unique,
     format_prompt,
     image_field,
+    is_saved_dataset,
     load_hf_rows,
 )
 from redstar_geo.jsonl import DataError, IssueLog, iter_jsonl
@@ -93,7 +94,7 @@ def load_geosynth(path: str, image_root: str | None = None, issues: IssueLog | N
     p = Path(path)
     if p.name.startswith(EVAL_PATH):
         return _eval_set(p.name)
-    if (p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists():
+    if is_saved_dataset(p):
         problems = _load_hf(path, split, issues)
     elif p.is_dir():
         problems = _load_jsonl(p / "problems.jsonl", image_root or p, issues)

@@ -16,7 +16,7 @@ from redstar_geo.benchmarks.common import (
     check_unique,
     format_prompt,
     image_field,
-    is_hub_id,
+    is_hf_dataset,
     load_hf_rows,
 )
 from redstar_geo.jsonl import DataError, IssueLog, read_json
@@ -82,7 +82,7 @@ def load_mathvista_geo(
     issues = IssueLog() if issues is None else issues
     problems = []
     p = Path(path)
-    if is_hub_id(path) or p.suffix == ".parquet" or p.is_dir():
+    if is_hf_dataset(path) or p.is_dir():
         for row in load_hf_rows(path, split or "testmini"):
             mathvista_record(dict(row), path, image_root, problems, issues)
     else:
