@@ -95,7 +95,13 @@ _MARKERS: list[tuple[str, re.Pattern]] = [
     ),
     (
         "answer_label",
-        re.compile(r"(?i)(?<![a-z])(?:i[ \t]{1,4})?(?:choose|select|pick)[ \t]{1,4}(?P<ans>[^\n]{1,%d})" % 40),
+        # "I choose D." / "so we select option B because ...", but not "select point D on AB" in a later check.
+        re.compile(
+            r"(?<![A-Za-z])(?:[Cc]hoose|[Ss]elect|[Pp]ick)[ \t]{1,4}(?:"
+            r"(?:[Oo]ption|[Cc]hoice|[Aa]nswer)[ \t]{1,4}\(?(?P<ans>[A-H])\)?(?![A-Za-z0-9])"
+            r"|\(?(?P<ans2>[A-H])\)?[ \t]{0,4}(?:[.。!]|$))",
+            re.M,
+        ),
     ),
     (
         "zh_answer",
@@ -200,7 +206,7 @@ def _marker_candidates(text: str) -> list[tuple[int, str, str]]:
         for last in pattern.finditer(text):  # noqa: B007 - only the last match is wanted
             pass
         if last is not None:
-            ans = last.group("ans")
+            ans = last.group("ans") or last.groupdict().get("ans2")
             if method in ("answer_label", "zh_answer") and not _BOXED.search(ans):
                 ans = _cut_sentence(ans)
             candidates.append((last.start(), ans, method))

@@ -62,6 +62,9 @@ def test_last_final_answer_wins_over_mid_reasoning_mentions():
     assert extract_answer(text).answer == "D"
     text = "Answer: A would be wrong because ... " + REASONING + "So the final answer is \\boxed{D}"
     assert extract_answer(text).answer == "D"
+    # A later verification paragraph that "selects" a point is no answer statement.
+    text = REASONING + "Answer: D\n\nTo verify, select point B on AC and choose E as the midpoint of BC."
+    assert extract_answer(text).answer == "D"
 
 
 def test_no_answer_rather_than_guess():
