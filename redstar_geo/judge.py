@@ -273,7 +273,7 @@ _LHS_OK = re.compile(
     r"^[ \t]*(?:m|\\mathrm\{m\})?[ \t]*(?:\\angle|∠|\\overline|\\widehat|arc)?[ \t]*"
     r"[A-Za-z][A-Za-z0-9_{}' \t]{0,12}[ \t]*$"
 )
-_TOKEN = re.compile(r"[ \t]*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<name>sqrt|frac|pi)|(?P<op>[-+*/^()]))")
+_TOKEN = re.compile(r"[ \t]*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<name>sqrt|frac|pi)|(?P<op>\*\*|[-+*/^()]))")
 
 
 def _latex_to_plain(text: str) -> str:
@@ -313,6 +313,15 @@ def to_number(text: str) -> float | None:
     s = _latex_to_plain(s)
     s = re.sub(r"frac(\d)(\d)", r"frac(\1)(\2)", s)  # \frac12
     s = re.sub(r"sqrt(\d+(?:\.\d+)?)", r"sqrt(\1)", s)  # √3
+    return evaluate_expression(s)
+
+
+def evaluate_expression(s: str) -> float | None:
+    """The value of plain arithmetic: numbers, ``+ - * /``, ``^`` or ``**``, parentheses, ``sqrt``, ``frac``, ``pi``
+    and implicit products (``4sqrt(2)``, ``2pi``); None for anything else. No ``eval``.
+
+    GeoSynth checks its solution steps with this, so steps and answers are read by one parser.
+    """
     tokens = []
     pos = 0
     while pos < len(s):
@@ -390,7 +399,7 @@ class _Parser:
 
     def power(self):
         base = self.atom()
-        if self._peek()[1] == "^":
+        if self._peek()[1] in ("^", "**"):
             self.i += 1
             exponent = self.unary()
             if abs(exponent) > 64 or (base < 0 and exponent != int(exponent)):

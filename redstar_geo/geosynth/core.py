@@ -9,11 +9,11 @@ facts, givens, steps or answer disagree with the drawing.
 
 from __future__ import annotations
 
-import ast
 import math
-import operator
 from dataclasses import dataclass, field
 from fractions import Fraction
+
+from redstar_geo.judge import evaluate_expression
 
 Pt = tuple[float, float]
 # Coordinates are rounded before anything uses them, so a last-ulp difference between two machines' libm cannot
@@ -101,42 +101,13 @@ def pi_val(coef) -> Val:
 # ---------------------------------------------------------------------------------------------------------------
 # Solution steps: arithmetic that a checker can re-evaluate
 # ---------------------------------------------------------------------------------------------------------------
-_BINOPS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
-}
-_FUNCS = {"sqrt": math.sqrt}
-_NAMES = {"pi": math.pi}
-
-
 def evaluate(expr: str) -> float:
-    """The value of an arithmetic expression of numbers, + - * / **, ``sqrt(...)`` and ``pi``; nothing else parses."""
-
-    def ev(node):
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, (int, float))
-            and not isinstance(node.value, bool)
-        ):
-            return node.value
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            return -ev(node.operand) if isinstance(node.op, ast.USub) else ev(node.operand)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
-            if len(node.args) != 1 or node.keywords:
-                raise ValueError(f"{node.func.id}() takes one argument")
-            return _FUNCS[node.func.id](ev(node.args[0]))
-        if isinstance(node, ast.Name) and node.id in _NAMES:
-            return _NAMES[node.id]
-        raise ValueError(f"unsupported expression element {ast.dump(node)[:60]}")
-
-    return float(ev(ast.parse(expr, mode="eval")))
+    """The value of a step's arithmetic (numbers, + - * / **, ``sqrt(...)``, ``pi``), read by the answer judge's own
+    parser; anything else is a ValueError."""
+    value = evaluate_expression(expr)
+    if value is None:
+        raise ValueError(f"not plain arithmetic: {expr!r}")
+    return value
 
 
 def _clean(v: float) -> int | float:
