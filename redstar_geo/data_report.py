@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from redstar_geo.benchmarks import data_dir, get_benchmark
+from redstar_geo.benchmarks import get_benchmark
 from redstar_geo.images import check_images
 from redstar_geo.jsonl import IssueLog
 
@@ -13,7 +13,7 @@ def benchmark_report(
     name: str, data: str | None = None, image_root: str | None = None, split: str | None = None, images: bool = True
 ) -> str:
     bench = get_benchmark(name)
-    data = data or str(data_dir() / bench.default_data)
+    data = data or bench.default_path
     issues = IssueLog()
     problems = bench.load(data, image_root, issues, split=split)
     lines = [f"{name}: {len(problems)} problems from {data}"]

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from redstar_geo.benchmarks import BENCHMARKS, data_dir, get_benchmark
+from redstar_geo.benchmarks import BENCHMARKS, get_benchmark
 from redstar_geo.jsonl import DataError, IssueLog, append_jsonl, iter_jsonl, read_json, write_json, write_jsonl
 from redstar_geo.judge import PROTOCOLS, judge
 from redstar_geo.schema import Problem
@@ -314,7 +314,7 @@ def evaluate_benchmark(name: str, config: EvalConfig, backend=None, gen_config=N
     protocol = config.protocol or bench.protocols[0]
     out = Path(config.out) / name if config.bench == "all" else Path(config.out)
     issues = IssueLog()
-    data = config.data or str(data_dir() / bench.default_data)
+    data = config.data or bench.default_path
     problems = bench.load(data, config.image_root, issues, split=config.split)
     if config.limit:
         problems = problems[: config.limit]

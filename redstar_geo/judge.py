@@ -169,6 +169,8 @@ def _strip_wrappers(ans: str) -> str:
     boxed = _last_boxed(s)
     if boxed is not None:
         s = boxed[1]
+    elif _BOXED.search(s):  # "\boxed{B = ∠B = ..." cut off by the token limit: no answer was stated
+        return ""
     s = re.sub(r"\\(?:text|textbf|mathrm|mathbf|operatorname)\{([^{}]{0,200})\}", r"\1", s)
     s = s.replace("**", "").replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
     s = s.strip().strip("$").strip()

@@ -21,7 +21,7 @@ import io
 import logging
 from pathlib import Path
 
-from redstar_geo.benchmarks import data_dir, get_benchmark
+from redstar_geo.benchmarks import get_benchmark
 from redstar_geo.images import ImageLoadError
 from redstar_geo.import_utils import is_available, require
 from redstar_geo.jsonl import IssueLog, iter_jsonl, read_json
@@ -56,7 +56,7 @@ def load_problems(run_dir: str | Path) -> list[Problem]:
     config = read_json(Path(run_dir) / "config.json")
     # A `--bench all` run writes one directory per benchmark, each with the shared config: the summary names it.
     bench = get_benchmark(load_summary(run_dir)["bench"])
-    data = config.get("data") or str(data_dir() / bench.default_data)
+    data = config.get("data") or bench.default_path
     problems = bench.load(data, config.get("image_root"), IssueLog(), split=config.get("split"))
     return problems[: config["limit"]] if config.get("limit") else problems
 

@@ -72,6 +72,8 @@ def test_no_answer_rather_than_guess():
         verdict = judge(text, GEOQA)
         assert verdict.status == "no_answer" and not verdict.correct and verdict.extracted is None, text
     assert judge("", GEOQA).reason == "empty response"
+    # A final \boxed{ cut off by the token limit states no answer.
+    assert judge(REASONING + "So the answer is \\boxed{D = ∠CED = 180° - ∠C = ", GEOQA).status == "no_answer"
 
 
 def test_think_block_answer_after_it_wins():

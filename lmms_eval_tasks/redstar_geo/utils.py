@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 
-from redstar_geo.benchmarks import data_dir, get_benchmark
+from redstar_geo.benchmarks import get_benchmark
 from redstar_geo.images import ImageLoadError
 from redstar_geo.jsonl import DataError, IssueLog
 from redstar_geo.judge import judge
@@ -37,7 +37,7 @@ def problem_docs(manifest_rows) -> list[dict]:
         protocol = row.get("protocol") or bench.protocols[0]
         if protocol not in bench.protocols:
             raise DataError(f"protocol {protocol!r} is not available for {bench.name}: {bench.protocols}")
-        data = row.get("data") or str(data_dir() / bench.default_data)
+        data = row.get("data") or bench.default_path
         issues = IssueLog()
         problems = bench.load(data, row.get("image_root"), issues, split=row.get("split"))
         if issues:

@@ -34,7 +34,7 @@ class Benchmark:
 
     ``load(path, image_root, issues)`` returns the problems of a local file/directory or a Hugging Face dataset id;
     bad records go to ``issues`` (an :class:`IssueLog`) and never stop the load. ``default_data`` is relative to the
-    data directory (see :func:`data_dir`).
+    data directory (see :func:`data_dir`), or a ``name:...`` spec the loader generates data from (``geosynth:eval``).
     """
 
     name: str
@@ -46,8 +46,15 @@ class Benchmark:
     breakdowns: tuple[str, ...] = ("language",)
     expected_count: int | None = None
 
+    @property
+    def default_path(self) -> str:
+        """Where the bundled data is: a path under :func:`data_dir`, or the generator spec as it is."""
+        if ":" in self.default_data:
+            return self.default_data
+        return str(data_dir() / self.default_data)
+
     def load_default(self, issues: IssueLog | None = None) -> list[Problem]:
-        return self.load(str(data_dir() / self.default_data), None, IssueLog() if issues is None else issues)
+        return self.load(self.default_path, None, IssueLog() if issues is None else issues)
 
 
 def data_dir() -> Path:
