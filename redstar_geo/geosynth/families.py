@@ -729,7 +729,7 @@ def chord(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             setup,
-            [_len("O", "A", r), _len("O", "C", d)],
+            [length_given("O", "A", r), length_given("O", "C", d)],
             length_ask("AB"),
             ("length", "A", "B"),
             num(2 * h),
@@ -748,7 +748,7 @@ def chord(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             setup,
-            [_len("A", "B", 2 * h), _len("O", "C", d)],
+            [length_given("A", "B", 2 * h), length_given("O", "C", d)],
             ("the radius of circle O", "⊙O的半径"),
             ("length", "O", "A"),
             num(r),
@@ -767,7 +767,7 @@ def chord(rng: random.Random, depth: int) -> Draft:
     return Draft(
         fig,
         ("AB is a chord of circle O, and the radius OD ⊥ AB at C", "AB是⊙O的弦，半径OD⊥AB于点C"),
-        [_len("A", "B", 2 * h), _len("C", "D", sag)],
+        [length_given("A", "B", 2 * h), length_given("C", "D", sag)],
         ("the radius of circle O", "⊙O的半径"),
         ("length", "O", "D"),
         num(r),
@@ -787,10 +787,6 @@ def chord(rng: random.Random, depth: int) -> Draft:
             ),
         ],
     )
-
-
-def _len(a: str, b: str, value) -> Given:
-    return length_given(a, b, value)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -821,7 +817,7 @@ def pythagoras(rng: random.Random, depth: int) -> Draft:
             return Draft(
                 fig,
                 setup,
-                [_len("B", "C", a), _len("A", "C", b)],
+                [length_given("B", "C", a), length_given("A", "C", b)],
                 length_ask("AB"),
                 ("length", "A", "B"),
                 num(c),
@@ -836,7 +832,7 @@ def pythagoras(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             setup,
-            [_len("A", "B", c), _len("B", "C", a)],
+            [length_given("A", "B", c), length_given("B", "C", a)],
             length_ask("AC"),
             ("length", "A", "C"),
             num(b),
@@ -855,7 +851,7 @@ def pythagoras(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             setup,
-            [_len("B", "C", a), _len("A", "C", b)],
+            [length_given("B", "C", a), length_given("A", "C", b)],
             length_ask("AB"),
             ("length", "A", "B"),
             ans,
@@ -874,7 +870,7 @@ def pythagoras(rng: random.Random, depth: int) -> Draft:
     return Draft(
         fig,
         ("in Rt△ABC, ∠ACB is a right angle and CD ⊥ AB at D", "在Rt△ABC中，∠ACB为直角，CD⊥AB于点D"),
-        [_len("B", "C", a), _len("A", "C", b)],
+        [length_given("B", "C", a), length_given("A", "C", b)],
         length_ask("CD"),
         ("length", "C", "D"),
         ans,
@@ -901,7 +897,7 @@ def special_right(rng: random.Random, depth: int) -> Draft:
             pts = {"C": (0.0, 0.0), "B": (0.0, k * 1.0), "A": (k * math.sqrt(3), 0.0)}
             fig = Figure(pts, [("A", "B"), ("B", "C"), ("C", "A")], facts=[("right", "A", "C", "B")])
             setup = ("in Rt△ABC, ∠ACB is a right angle", "在Rt△ABC中，∠ACB为直角")
-            givens = [angle_given("B", "A", "C", 30, "∠A"), _len("A", "B", 2 * k)]
+            givens = [angle_given("B", "A", "C", 30, "∠A"), length_given("A", "B", 2 * k)]
             if depth == 1:
                 return Draft(
                     fig,
@@ -953,7 +949,7 @@ def special_right(rng: random.Random, depth: int) -> Draft:
                 facts=[("right", "A", "C", "B"), ("equal", ("A", "C"), ("B", "C"))],
             ),
             ("in Rt△ABC, ∠ACB is a right angle and AC = BC", "在Rt△ABC中，∠ACB为直角，AC=BC"),
-            [_len("A", "C", k)],
+            [length_given("A", "C", k)],
             length_ask("AB"),
             ("length", "A", "B"),
             ans,
@@ -970,7 +966,7 @@ def special_right(rng: random.Random, depth: int) -> Draft:
         facts=[("right", "A", "D", "C"), ("collinear", "B", "D", "C")],
     )
     setup = ("in △ABC, AD ⊥ BC at D", "在△ABC中，AD⊥BC于点D")
-    givens = [angle_given("A", "B", "C", 45, "∠B"), angle_given("A", "C", "B", 30, "∠C"), _len("A", "D", h)]
+    givens = [angle_given("A", "B", "C", 45, "∠B"), angle_given("A", "C", "B", 30, "∠C"), length_given("A", "D", h)]
     steps = [
         step("∠B = 45°, so BD = AD", f"{h}", "45° right triangle", True),
         step("∠C = 30°, so AC = 2AD", f"2 * {h}", "30° right triangle", True),
@@ -1031,7 +1027,7 @@ def similar_triangles(rng: random.Random, depth: int) -> Draft:
     dir_b, dir_c = -90 - phi / 2 + tilt, -90 + phi / 2 + tilt
     pa = (0.0, 0.0)
     pb = at(pa, dir_b, ab)
-    givens = [_len("A", "D", p), _len("D", "B", q)]
+    givens = [length_given("A", "D", p), length_given("D", "B", q)]
     if depth == 1:
         de = Fraction(round(ab * rng.uniform(0.75, 1.35) / k * 2), 2)  # DE to a half keeps the numbers GeoQA-like
         if de <= 0:
@@ -1180,7 +1176,7 @@ def midsegment(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             setup,
-            [_len("B", "C", bc)],
+            [length_given("B", "C", bc)],
             length_ask("DE"),
             ("length", "D", "E"),
             ans,
@@ -1194,7 +1190,7 @@ def midsegment(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             setup,
-            [_len("A", "B", ab), _len("A", "C", ac), _len("B", "C", bc)],
+            [length_given("A", "B", ab), length_given("A", "C", ac), length_given("B", "C", bc)],
             ("the perimeter of △ADE", "△ADE的周长"),
             ("perimeter", "A", "D", "E"),
             ans,
@@ -1258,7 +1254,7 @@ def polygon_area(rng: random.Random, depth: int) -> Draft:
                 return Draft(
                     fig,
                     ("ABCD is a rectangle", "四边形ABCD是矩形"),
-                    [_len("B", "C", a), _len("A", "B", b)],
+                    [length_given("B", "C", a), length_given("A", "B", b)],
                     ("the area of rectangle ABCD", "矩形ABCD的面积"),
                     ("area", "A", "B", "C", "D"),
                     num(a * b),
@@ -1273,7 +1269,7 @@ def polygon_area(rng: random.Random, depth: int) -> Draft:
             return Draft(
                 fig,
                 ("ABCD is a rectangle", "四边形ABCD是矩形"),
-                [_len("B", "C", a), _len("A", "B", b)],
+                [length_given("B", "C", a), length_given("A", "B", b)],
                 ("the perimeter of rectangle ABCD", "矩形ABCD的周长"),
                 ("perimeter", "A", "B", "C", "D"),
                 num(2 * (a + b)),
@@ -1297,7 +1293,7 @@ def polygon_area(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             ("in △ABC, AD ⊥ BC at D", "在△ABC中，AD⊥BC于点D"),
-            [_len("B", "C", base), _len("A", "D", hgt)],
+            [length_given("B", "C", base), length_given("A", "D", hgt)],
             ("the area of △ABC", "△ABC的面积"),
             ("area", "A", "B", "C"),
             ans,
@@ -1327,7 +1323,7 @@ def polygon_area(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             ("ABCD is a parallelogram", "四边形ABCD是平行四边形"),
-            [_len("A", "B", a), _len("A", "D", b), angle_given("B", "A", "D", ang, "∠A")],
+            [length_given("A", "B", a), length_given("A", "D", b), angle_given("B", "A", "D", ang, "∠A")],
             ("the area of parallelogram ABCD", "平行四边形ABCD的面积"),
             ("area", "A", "B", "C", "D"),
             ans,
@@ -1354,7 +1350,7 @@ def polygon_area(rng: random.Random, depth: int) -> Draft:
     return Draft(
         fig,
         ("the diagonals of rhombus ABCD meet at O", "菱形ABCD的对角线交于点O"),
-        [_len("A", "C", 2 * p), _len("B", "D", 2 * q)],
+        [length_given("A", "C", 2 * p), length_given("B", "D", 2 * q)],
         ("the perimeter of rhombus ABCD", "菱形ABCD的周长"),
         ("perimeter", "A", "B", "C", "D"),
         num(4 * c),
@@ -1392,7 +1388,7 @@ def circle_measure(rng: random.Random, depth: int) -> Draft:
             return Draft(
                 fig,
                 ("OA is a radius of circle O", "OA是⊙O的半径"),
-                [_len("O", "A", r)],
+                [length_given("O", "A", r)],
                 ("the area of circle O", "⊙O的面积"),
                 ("circle_area", "O", "A"),
                 pi_val(r * r),
@@ -1407,7 +1403,7 @@ def circle_measure(rng: random.Random, depth: int) -> Draft:
         return Draft(
             fig,
             ("OA is a radius of circle O", "OA是⊙O的半径"),
-            [_len("O", "A", r)],
+            [length_given("O", "A", r)],
             ("the circumference of circle O", "⊙O的周长"),
             ("circumference", "O", "A"),
             pi_val(2 * r),
@@ -1425,7 +1421,7 @@ def circle_measure(rng: random.Random, depth: int) -> Draft:
         pts = {"O": o, "A": at(o, start, R), "B": at(o, start + theta, R)}
         fig = Figure(pts, [("O", "A"), ("O", "B")], [("O", "A")])
         fig.scale = 1 / s
-        givens = [_len("O", "A", r), angle_given("A", "O", "B", theta)]
+        givens = [length_given("O", "A", r), angle_given("A", "O", "B", theta)]
         area, arc = pi_val(Fraction(theta * r * r, 360)), pi_val(Fraction(theta * 2 * r, 360))
         setup = ("OA and OB are radii of circle O", "OA、OB是⊙O的半径")
         if rng.random() < 0.5:
@@ -1469,7 +1465,7 @@ def circle_measure(rng: random.Random, depth: int) -> Draft:
     return Draft(
         fig,
         ("A, B and C lie on circle O", "点A、B、C在⊙O上"),
-        [_len("O", "A", r), angle_given("A", "C", "B", x)],
+        [length_given("O", "A", r), angle_given("A", "C", "B", x)],
         ("the length of the minor arc AB", "劣弧AB的长"),
         ("arc_length", "O", "A", "B"),
         arc,
