@@ -141,6 +141,11 @@ class TransformersBackend:
                 torch_dtype=config.dtype,
                 attn_implementation=config.attn_implementation,
             )
+        if not hasattr(processor, "image_processor"):
+            raise ValueError(
+                f"{config.model}: has no multimodal processor (remote-code InternVL2); evaluate it with "
+                "--backend vllm, or serve it with vLLM and use --backend openai"
+            )
         self.torch = require("torch", extra="train", feature="the transformers backend")
         self.model, self.processor = model.eval(), processor
         self.tokenizer = getattr(processor, "tokenizer", processor)
