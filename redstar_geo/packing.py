@@ -23,7 +23,8 @@ Why each piece:
 - Attention must not cross samples. Two ways, both exact:
   ``attention="varlen"`` (default): :func:`enable_varlen_attention` registers an attention function that cuts the
   row at the position resets and runs causal SDPA on each sample (flash kernel on GPU, no T×T mask, no compute on
-  cross-sample blocks); ``attention="dense"``: no mask is passed and transformers builds a block-diagonal T×T mask
+  cross-sample blocks; an all-ones (1, T) 2-D ``attention_mask`` works too, see :func:`varlen_sdpa_mask`);
+  ``attention="dense"``: no mask is passed and transformers builds a block-diagonal T×T mask
   from the text positions (works with stock ``sdpa``/``eager``/``flex_attention``, but SDPA then computes every
   block of the T×T matrix and cannot use the flash kernel).
 - The label of each sample's first token is set to -100: after the causal shift it would be the target of the previous
@@ -211,16 +212,33 @@ def varlen_sdpa_attention_forward(module, query, key, value, attention_mask, pos
     return torch.cat(outputs, dim=1), None
 
 
+def varlen_sdpa_mask(batch_size: int, q_length: int, kv_length: int, q_offset: int = 0, kv_offset: int = 0,
+                     attention_mask: torch.Tensor | None = None, allow_is_causal_skip: bool = True, **kwargs):
+    """Mask function of the varlen attention: no mask for plain causal self-attention over an unpadded row.
+
+    The varlen function then cuts the row into samples at its position resets, so a packed row may carry an all-ones
+    (1, T) ``attention_mask`` (what TRL counts tokens with). Stock ``sdpa_mask`` would return a full causal mask
+    instead when tracing, and the row would silently attend across samples. Padding masks, sliding windows, KV-cache
+    offsets and custom mask functions (``allow_is_causal_skip=False``) get ``sdpa_mask``.
+    """
+    from transformers.masking_utils import sdpa_mask
+
+    if (allow_is_causal_skip and q_length == kv_length and kwargs.get("local_size") is None
+            and (attention_mask is None or bool(attention_mask.all()))):
+        return None
+    return sdpa_mask(batch_size, q_length, kv_length, q_offset, kv_offset, attention_mask=attention_mask,
+                     allow_is_causal_skip=allow_is_causal_skip, **kwargs)
+
+
 def enable_varlen_attention(model) -> None:
     """Make ``model``'s text decoder use :func:`varlen_sdpa_attention_forward` (the vision tower keeps SDPA).
 
     Unpacked batches (with a padding mask, or generation with a KV cache) still take the stock SDPA path.
     """
     from transformers import AttentionInterface
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
 
     AttentionInterface.register(VARLEN_ATTENTION, varlen_sdpa_attention_forward)
-    # Padded batches still get transformers' SDPA mask (the varlen function hands them to stock SDPA).
-    ALL_MASK_ATTENTION_FUNCTIONS.register(VARLEN_ATTENTION, sdpa_mask)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(VARLEN_ATTENTION, varlen_sdpa_mask)
     text_config = getattr(model.config, "text_config", model.config)
     text_config._attn_implementation = VARLEN_ATTENTION

@@ -13,6 +13,12 @@ gradient_checkpointing, max_length, resume_from_checkpoint, report_to, ...); :cl
 model, data, freezing and LoRA options. The loss covers the assistant's completion only (TRL's prompt-completion
 collator masks the system/user prompt and the image tokens with -100). Samples longer than ``max_length`` are dropped
 and counted before training, so the collator never truncates.
+
+``padding_free: true`` (Qwen2-VL / Qwen2.5-VL) trains on padding-free packed batches: :class:`PackedVisionCollator`
+concatenates the ``per_device_train_batch_size`` samples of a step into ONE row of their summed length, with
+per-sample M-RoPE positions and attention kept inside each sample (:mod:`redstar_geo.packing`); the loss is the same
+token-weighted mean as the padded batch's. ``max_length`` still bounds each sample, not the row. TRL's own
+``packing`` (pre-tokenized text cut into ``max_length`` chunks) does not apply to image data and is an error.
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+import torch
 from trl import SFTConfig  # the `train` extra; this module is the training entry point
+from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
 from redstar_geo.import_utils import is_available, require
 from redstar_geo.models import ModelLoadError, build_tiny_model, load_model_and_processor
+from redstar_geo.packing import enable_varlen_attention, pack_samples
 from redstar_geo.sft_data import SFTReport, load_and_validate, problems_to_samples, to_trl_dataset, validate_samples
 
 logger = logging.getLogger(__name__)
@@ -37,6 +47,8 @@ logger = logging.getLogger(__name__)
 VISION_TOWER_KEYS = ("visual.", "vision_tower.", "vision_model.")
 PROJECTOR_KEYS = ("visual.merger.", "multi_modal_projector.", "mlp1.")
 LORA_TARGETS = r".*(language_model|model\.layers).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+# Model types whose packed inputs (M-RoPE positions, varlen attention) redstar_geo.packing implements.
+PACKED_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl")
 
 
 class SFTSetupError(ValueError):
@@ -107,6 +119,41 @@ def resolve_report_to(report_to) -> list[str]:
     return [name for name in names if name != "none"]
 
 
+@dataclass
+class PackedVisionCollator:
+    """TRL dataset rows (images, prompt, completion) -> ONE padding-free packed row for Qwen2-VL / Qwen2.5-VL.
+
+    Each row is tokenized alone by TRL's vision prompt-completion collator: a batch of one has no padding, so chat
+    template, image-token expansion and labels (-100 on prompt and image tokens) are exactly TRL's. The samples are
+    then concatenated by :func:`redstar_geo.packing.pack_samples`; the model needs
+    :func:`redstar_geo.packing.enable_varlen_attention`.
+    """
+
+    processor: Any
+    model_config: Any
+    max_length: int | None = None
+
+    def __post_init__(self):
+        self.single = DataCollatorForVisionLanguageModeling(self.processor, max_length=self.max_length,
+                                                            completion_only_loss=True)
+
+    def tokenize(self, example: dict) -> dict:
+        """One row as an unbatched sample: ``input_ids``/``labels`` (L,), ``pixel_values``, ``image_grid_thw``."""
+        out = self.single([dict(example)])  # a copy: TRL's collator rewrites the row's keys in place
+        sample = {"input_ids": out["input_ids"][0], "labels": out["labels"][0]}
+        if "image_grid_thw" in out:
+            sample["pixel_values"] = out["pixel_values"]  # (patches, C·T·P·P)
+            sample["image_grid_thw"] = out["image_grid_thw"]  # (n_images, 3)
+        return sample
+
+    def __call__(self, examples: list[dict]) -> dict:
+        batch = pack_samples([self.tokenize(example) for example in examples], self.model_config)
+        # An all-ones (1, T) mask instead of pack_samples' per-layer mapping: TRL counts a step's tokens with
+        # attention_mask.sum(), and the varlen mask function turns an unpadded row into per-sample attention.
+        batch["attention_mask"] = torch.ones_like(batch["input_ids"])
+        return batch
+
+
 def freeze_modules(model, vision_tower: bool, projector: bool) -> None:
     """Turn off gradients of the vision tower and/or the projector (matched by parameter name)."""
     for name, param in model.named_parameters():
@@ -139,10 +186,11 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
     model_path = Path(script_args.model_name_or_path)
     if script_args.build_tiny_model and not (model_path / "config.json").is_file():
         build_tiny_model(model_path)
-    if training_args.packing or training_args.padding_free:
-        # TRL's vision collator renders and processes images per batch; its packing/padding-free paths work on
-        # pre-tokenized text only and reject vision datasets.
-        raise SFTSetupError("packing / padding_free are not supported by TRL for image datasets; set them to false")
+    if training_args.packing:
+        # TRL's packing cuts a pre-tokenized text dataset into max_length chunks; TRL rejects it for image datasets.
+        raise SFTSetupError("packing: true is not supported for image datasets; use padding_free: true, which packs "
+                            "the per_device_train_batch_size samples of each step into one row")
+    padding_free = training_args.padding_free
     try:
         model, processor = load_model_and_processor(
             script_args.model_name_or_path, trust_remote_code=training_args.trust_remote_code,
@@ -150,6 +198,9 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
         )
     except ModelLoadError as exc:
         raise SFTSetupError(str(exc)) from None
+    if padding_free and model.config.model_type not in PACKED_MODEL_TYPES:
+        raise SFTSetupError(f"padding_free: true is implemented for model types {', '.join(PACKED_MODEL_TYPES)} "
+                            f"(Qwen2-VL, Qwen2.5-VL), not {model.config.model_type!r}; set padding_free: false")
     if not hasattr(processor, "image_processor"):
         # InternVL2's remote code has a tokenizer and its own tiling code but no HF processor, which TRL's vision
         # collator needs to expand image tokens.
@@ -190,8 +241,15 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
     elif resume is not None and not Path(resume).is_dir():
         raise SFTSetupError(f"--resume_from_checkpoint {resume}: no such checkpoint directory")
 
+    data_collator = None
+    if padding_free:
+        enable_varlen_attention(model)
+        data_collator = PackedVisionCollator(processor, model.config, training_args.max_length)
+        # TRL rejects padding_free for image datasets; our collator does the packing, so TRL sets up with it off.
+        training_args.padding_free = False
     trainer = SFTTrainer(model=model, args=training_args, train_dataset=train_dataset, processing_class=processor,
-                         peft_config=peft_config)
+                         peft_config=peft_config, data_collator=data_collator)
+    training_args.padding_free = padding_free  # as configured in saved checkpoints and the model card
     # Counted on the trainer's model: with LoRA only the adapters are trainable.
     counts = {"trainable": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
               "frozen": sum(p.numel() for p in trainer.model.parameters() if not p.requires_grad)}
@@ -217,8 +275,8 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
 def write_model_card(out: Path, script_args: SFTScriptArguments, training_args, result: SFTResult, counts) -> Path:
     """``OUT/README.md``: base model, data and what was dropped, key hyperparameters, the loss curve's ends."""
     keys = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-            "gradient_accumulation_steps", "max_length", "bf16", "gradient_checkpointing", "lr_scheduler_type",
-            "warmup_steps", "weight_decay", "seed")
+            "gradient_accumulation_steps", "max_length", "padding_free", "bf16", "gradient_checkpointing",
+            "lr_scheduler_type", "warmup_steps", "weight_decay", "seed")
     hyper = {k: getattr(training_args, k) for k in keys}
     hyper["lr_scheduler_type"] = str(hyper["lr_scheduler_type"])
     first = "n/a" if result.first_loss is None else f"{result.first_loss:.4f}"
