@@ -82,12 +82,13 @@ def format_prompt(problem: Problem, protocol: str = "choice") -> str:
     return "\n\n".join(parts)
 
 
-def add_problem(problems: list[Problem], issues: IssueLog, where: str, line: int | None, rid: Any, **fields):
-    """Build a Problem and append it; a record that does not fit the schema becomes an issue instead."""
+def add_problem(problems: list[Problem], issues: IssueLog, where: str, line: int | None, **fields):
+    """Build a Problem from ``fields`` and append it; a record that does not fit the schema becomes an issue instead,
+    named by ``where`` (file), ``line`` and the record's id."""
     try:
         problems.append(Problem(**fields))
     except ProblemError as exc:
-        issues.add(where, line, rid, str(exc))
+        issues.add(where, line, fields.get("id"), str(exc))
 
 
 def check_unique(problems: list[Problem], issues: IssueLog, where: str) -> list[Problem]:

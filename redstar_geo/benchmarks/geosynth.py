@@ -73,7 +73,6 @@ def _load_hf(path: str, split: str | None, issues: IssueLog) -> list[Problem]:
             issues,
             path,
             None,
-            rid,
             id=rid,
             source="geosynth",
             question=row.get("question"),

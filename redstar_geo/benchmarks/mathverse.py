@@ -67,7 +67,6 @@ def load_mathverse(path: str, image_root: str | None = None, issues: IssueLog | 
             issues,
             str(path),
             None,
-            pid,
             id=pid,
             source="mathverse",
             split="testmini",

@@ -54,7 +54,6 @@ def mathvista_record(rec: dict, where: str, image_root, problems, issues: IssueL
         issues,
         where,
         None,
-        pid,
         id=str(pid),
         source="mathvista",
         split=meta.get("split", "testmini"),
