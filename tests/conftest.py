@@ -27,6 +27,21 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """The tiny random Qwen2-VL (redstar_geo.models.build_tiny_model), built once per test run; tests only read it."""
+    from redstar_geo.models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2vl")
+
+
+@pytest.fixture(scope="session")
+def processor(tiny_dir):
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(tiny_dir)
+
+
 def run_script(*args: str, cwd: Path = ROOT, timeout: float = 600):
     """Run a repo script with this interpreter; returns the CompletedProcess (text mode)."""
     import subprocess

@@ -17,11 +17,9 @@ from redstar_geo.evaluation import EvalConfig, run_evaluation
 from redstar_geo.generation import GenerationConfig
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from redstar_geo.models import build_tiny_model
-
-    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model"))
+@pytest.fixture
+def tiny_model(tiny_dir) -> str:
+    return str(tiny_dir)
 
 
 @pytest.fixture

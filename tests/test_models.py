@@ -13,14 +13,13 @@ from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E40
 from redstar_geo.models import (  # noqa: E402
     QWEN2_VL_SPECIAL_TOKENS,
     ModelLoadError,
-    build_tiny_model,
     load_model_and_processor,
 )
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2vl")
+@pytest.fixture
+def tiny_model(tiny_dir) -> str:
+    return str(tiny_dir)
 
 
 def test_tiny_model_reloads_offline_with_auto_classes(tiny_dir, monkeypatch):

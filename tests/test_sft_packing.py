@@ -17,7 +17,6 @@ from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling  # noq
 
 from redstar_geo import sft  # noqa: E402
 from redstar_geo.config import parse_config  # noqa: E402
-from redstar_geo.models import build_tiny_model  # noqa: E402
 from redstar_geo.packing import enable_varlen_attention  # noqa: E402
 from redstar_geo.sft import PackedVisionCollator, SFTConfig, SFTScriptArguments, SFTSetupError, run_sft  # noqa: E402
 from redstar_geo.sft_data import load_and_validate, to_trl_dataset  # noqa: E402
@@ -26,14 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "tests" / "assets" / "sft"
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2vl")
-
-
-@pytest.fixture(scope="module")
-def processor(tiny_dir):
-    return AutoProcessor.from_pretrained(tiny_dir)
+@pytest.fixture
+def tiny_model(tiny_dir) -> str:
+    return str(tiny_dir)
 
 
 @pytest.fixture(scope="module")
