@@ -142,9 +142,11 @@ class TransformersBackend:
                 attn_implementation=config.attn_implementation,
             )
         if not hasattr(processor, "image_processor"):
+            from redstar_geo.models import CONVERT_HINT
+
             raise ValueError(
-                f"{config.model}: has no multimodal processor (remote-code InternVL2); evaluate it with "
-                "--backend vllm, or serve it with vLLM and use --backend openai"
+                f"{config.model}: has no multimodal processor (remote-code InternVL2); convert it to transformers' "
+                f"native InternVL ({CONVERT_HINT}), or evaluate it with --backend vllm / --backend openai"
             )
         self.torch = require("torch", extra="train", feature="the transformers backend")
         self.model, self.processor = model.eval(), processor
@@ -167,8 +169,8 @@ class TransformersBackend:
         # Sort by prompt length so each batch pads little; restore the caller's order at the end.
         order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt))
         results: dict[int, Generation] = {}
-        eos = {t for t in [self.model.generation_config.eos_token_id] if t is not None}
-        eos = {t for e in eos for t in (e if isinstance(e, list) else [e])}
+        configured = self.model.generation_config.eos_token_id  # an id or a list of ids (Qwen2.5-VL, InternVL2)
+        eos = set(configured if isinstance(configured, list) else [configured]) - {None}
         for start in range(0, len(order), cfg.batch_size):
             idx = order[start : start + cfg.batch_size]
             batch = [requests[i] for i in idx]

@@ -7,7 +7,7 @@ Usage::
     build_tiny_model("runs/tiny-qwen2vl")                      # ~1 MB Qwen2-VL with random weights, no download
     model, processor = load_model_and_processor("runs/tiny-qwen2vl")
     model, processor = load_model_and_processor("Qwen/Qwen2.5-VL-7B-Instruct", torch_dtype="bfloat16")
-    model, processor = load_model_and_processor("OpenGVLab/InternVL2-8B", trust_remote_code=True)
+    model, processor = load_model_and_processor("models/InternVL2-8B-hf")   # data_prep/convert_internvl2.py
 
 The tiny model is a real Qwen2-VL (same classes, processor and chat template as Qwen/Qwen2-VL-7B-Instruct) with two
 decoder layers, a two-block vision tower and a byte-level BPE tokenizer trained here on a small geometry corpus, so
@@ -201,6 +201,7 @@ def _tiny_video_processor(max_pixels: int):
 
 # Checkpoints whose config.json needs the repository's own modelling code (model_type unknown to transformers).
 REMOTE_CODE_MODEL_TYPES = {"internvl_chat": "InternVL2 / InternVL2.5 (OpenGVLab/InternVL2-8B)"}
+CONVERT_HINT = "python data_prep/convert_internvl2.py --source OpenGVLab/InternVL2-8B --out models/InternVL2-8B-hf"
 
 
 class ModelLoadError(ValueError):
@@ -216,10 +217,12 @@ def load_model_and_processor(
 ):
     """``(model, processor)`` for a local directory or hub id of a supported vision-language model.
 
-    Qwen2-VL, Qwen2.5-VL and transformers-native InternVL3 (``OpenGVLab/InternVL3-8B-hf``) load through
-    ``AutoModelForImageTextToText`` / ``AutoProcessor``. InternVL2-8B ships its own modelling code: it loads only with
-    ``trust_remote_code=True`` (never implied), through ``AutoModel`` and ``AutoTokenizer`` (it has no processor);
-    the processor returned is then the tokenizer. ``torch_dtype``: ``"auto"``, ``"bfloat16"``, ``"float32"``...
+    Qwen2-VL, Qwen2.5-VL and transformers-native InternVL (``OpenGVLab/InternVL3-8B-hf``, or InternVL2-8B after
+    ``data_prep/convert_internvl2.py``) load through ``AutoModelForImageTextToText`` / ``AutoProcessor``. An
+    unconverted InternVL2 checkpoint ships its own modelling code: it loads only with ``trust_remote_code=True``
+    (never implied), through ``AutoModel`` and ``AutoTokenizer`` (it has no processor, so it cannot be trained or
+    evaluated here); the processor returned is then the tokenizer.
+    ``torch_dtype``: ``"auto"``, ``"bfloat16"``, ``"float32"``...
     """
     torch = require("torch", extra="train", feature="loading models")
     from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
@@ -228,8 +231,9 @@ def load_model_and_processor(
     remote = model_type in REMOTE_CODE_MODEL_TYPES
     if remote and not trust_remote_code:
         raise ModelLoadError(
-            f"{name_or_path}: {REMOTE_CODE_MODEL_TYPES[model_type]} runs code from the model repository; pass "
-            "--trust_remote_code true (or trust_remote_code=True) if you trust it. It is off by default."
+            f"{name_or_path}: {REMOTE_CODE_MODEL_TYPES[model_type]} runs code from the model repository. Convert it "
+            f"once to transformers' native InternVL (no remote code; trains and evaluates here): {CONVERT_HINT}. "
+            "Or pass --trust_remote_code true (off by default) to load the original as it is."
         )
     try:
         AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, revision=revision)

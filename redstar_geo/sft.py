@@ -35,7 +35,7 @@ from trl import SFTConfig  # the `train` extra; this module is the training entr
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
 from redstar_geo.import_utils import is_available, require
-from redstar_geo.models import ModelLoadError, build_tiny_model, load_model_and_processor
+from redstar_geo.models import CONVERT_HINT, ModelLoadError, build_tiny_model, load_model_and_processor
 from redstar_geo.packing import enable_varlen_attention, pack_samples
 from redstar_geo.sft_data import SFTReport, load_and_validate, problems_to_samples, to_trl_dataset, validate_samples
 
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 # Parameter-name fragments of the vision encoder and of the vision->language projector, per architecture:
 # Qwen2-VL/Qwen2.5-VL (visual.* / visual.merger), InternVL3-hf (vision_tower / multi_modal_projector),
-# InternVL2 remote code (vision_model / mlp1).
+# unconverted InternVL2 remote code (vision_model / mlp1).
 VISION_TOWER_KEYS = ("visual.", "vision_tower.", "vision_model.")
 PROJECTOR_KEYS = ("visual.merger.", "multi_modal_projector.", "mlp1.")
 LORA_TARGETS = r".*(language_model|model\.layers).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
@@ -82,6 +82,10 @@ class SFTScriptArguments:
     max_samples: int | None = field(default=None, metadata={"help": "use only the first N valid samples"})
     image_max_pixels: int | None = field(
         default=None, metadata={"help": "cap on resized image pixels (Qwen2-VL processors); bounds image tokens"}
+    )
+    image_max_tiles: int | None = field(
+        default=None, metadata={"help": "InternVL: at most this many 448-px tiles per image (plus a thumbnail), "
+                                        "256 image tokens each; bounds image tokens"}
     )
     freeze_vision_tower: bool = field(default=False, metadata={"help": "do not train the vision encoder"})
     freeze_projector: bool = field(default=False, metadata={"help": "do not train the vision-language projector"})
@@ -203,14 +207,10 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
                             f"(Qwen2-VL, Qwen2.5-VL), not {model.config.model_type!r}; set padding_free: false")
     if not hasattr(processor, "image_processor"):
         # InternVL2's remote code has a tokenizer and its own tiling code but no HF processor, which TRL's vision
-        # collator needs to expand image tokens.
-        raise SFTSetupError(
-            f"{script_args.model_name_or_path}: has no multimodal processor (remote-code InternVL2); train a "
-            "transformers-native checkpoint such as OpenGVLab/InternVL3-8B-hf or Qwen/Qwen2.5-VL-7B-Instruct"
-        )
-    if script_args.image_max_pixels is not None:
-        processor.image_processor.max_pixels = script_args.image_max_pixels
-        processor.image_processor.size["longest_edge"] = script_args.image_max_pixels
+        # collator needs to expand image tokens; the converted checkpoint has one.
+        raise SFTSetupError(f"{script_args.model_name_or_path}: has no multimodal processor (remote-code InternVL2); "
+                            f"convert it to transformers' native InternVL first: {CONVERT_HINT}")
+    set_image_budget(processor, script_args.image_max_pixels, script_args.image_max_tiles)
 
     samples, report = _load_samples(script_args, processor, training_args.max_length, training_args.seed)
     logger.info("%s", report.format())
@@ -270,6 +270,22 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
     if trainer.is_world_process_zero():
         write_model_card(Path(training_args.output_dir), script_args, training_args, result, counts)
     return result
+
+
+def set_image_budget(processor, max_pixels: int | None, max_tiles: int | None) -> None:
+    """Bound the image tokens per sample: a pixel cap for Qwen2-VL-style processors, a tile cap for InternVL's."""
+    image_processor = processor.image_processor
+    if max_pixels is not None:
+        if not hasattr(image_processor, "max_pixels"):
+            raise SFTSetupError(f"image_max_pixels applies to Qwen2-VL-style processors, not "
+                                f"{type(image_processor).__name__}; for InternVL use image_max_tiles")
+        image_processor.max_pixels = max_pixels
+        image_processor.size["longest_edge"] = max_pixels
+    if max_tiles is not None:
+        if not hasattr(image_processor, "max_patches"):
+            raise SFTSetupError(f"image_max_tiles applies to InternVL's tiling processor, not "
+                                f"{type(image_processor).__name__}; for Qwen2-VL use image_max_pixels")
+        image_processor.max_patches = max_tiles
 
 
 def write_model_card(out: Path, script_args: SFTScriptArguments, training_args, result: SFTResult, counts) -> Path:
