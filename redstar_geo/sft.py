@@ -188,8 +188,11 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
     from trl import SFTTrainer
 
     model_path = Path(script_args.model_name_or_path)
-    if script_args.build_tiny_model and not (model_path / "config.json").is_file():
-        build_tiny_model(model_path)
+    if script_args.build_tiny_model:
+        # One process per node builds it (save_pretrained writes weights on the main process only); the others wait.
+        with training_args.main_process_first(local=True, desc="building the tiny model"):
+            if not (model_path / "config.json").is_file():
+                build_tiny_model(model_path)
     if training_args.packing:
         # TRL's packing cuts a pre-tokenized text dataset into max_length chunks; TRL rejects it for image datasets.
         raise SFTSetupError("packing: true is not supported for image datasets; use padding_free: true, which packs "

@@ -181,3 +181,24 @@ def test_default_recipe_trains_on_geosynth(tmp_path):
     losses = [e["loss"] for e in state["log_history"] if "loss" in e]
     assert state["global_step"] == 30 and sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0, losses
     assert (tmp_path / "tiny" / "config.json").is_file()  # built on first use
+
+
+def test_default_recipe_under_torchrun_with_two_processes(tmp_path):
+    """The multi-GPU code path on CPU: two DDP ranks (gloo) build the default model once, shard the data, save once."""
+    out = tmp_path / "sft"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29561",
+         str(ROOT / "train" / "sft_geo.py"), "--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
+         "--model_name_or_path", str(tmp_path / "tiny"), "--output_dir", str(out), "--max_steps", "4",
+         "--save_steps", "4", "--ddp_backend", "gloo"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("wrote ") == 1  # one summary, from rank 0
+    state = json.loads((out / "trainer_state.json").read_text())
+    # 2 ranks x 2 samples per step: 4 steps cover 16 of the 64 samples
+    assert state["global_step"] == 4 and state["log_history"][-1]["epoch"] == 0.25
+    assert (tmp_path / "tiny" / "model.safetensors").is_file() and (out / "model.safetensors").is_file()
+    assert not list(tmp_path.glob(".tiny.tmp*"))

@@ -32,6 +32,8 @@ def main():
         result = run_sft(script_args, training_args)
     except (SFTSetupError, DataError) as exc:
         sys.exit(f"error: {exc}")
+    if training_args.process_index != 0:  # under torchrun/accelerate: one summary, from the main process
+        return
     print(result.data.format())
     print(f"trained {result.steps} steps in {result.seconds:.1f} s; loss {result.first_loss} -> {result.last_loss}")
     print(f"wrote {result.output_dir}")
