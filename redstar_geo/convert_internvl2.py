@@ -36,6 +36,7 @@ import json
 import logging
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from redstar_geo.import_utils import require
@@ -94,7 +95,7 @@ class ConversionError(ValueError):
 
 def convert_internvl2(source: str, out: str | Path, max_shard_gb: float = 5.0, revision: str | None = None) -> Path:
     """Convert the InternVL2 checkpoint ``source`` (local directory or hub id) into a native checkpoint at ``out``."""
-    torch = require("torch", extra="train", feature="checkpoint conversion")
+    require("torch", extra="train", feature="checkpoint conversion")
     out = Path(out)
     if (out / "config.json").is_file():
         raise ConversionError(f"{out}: already holds a checkpoint; choose another --out or delete it")
@@ -119,7 +120,7 @@ def convert_internvl2(source: str, out: str | Path, max_shard_gb: float = 5.0, r
     get_processor(tokenizer, source_config, config).save_pretrained(partial)
     shutil.rmtree(out, ignore_errors=True)  # an empty or partial leftover; a finished checkpoint was refused above
     partial.rename(out)
-    logger.info("wrote %s (%d tensors) from %s; torch %s", out, len(written), src, torch.__version__)
+    logger.info("wrote %s (%d tensors) from %s", out, len(written), src)
     return out
 
 
@@ -275,8 +276,6 @@ def convert_tokenizer(src: Path):
     if missing:
         raise ConversionError(f"{src}: the tokenizer lacks InternVL's tokens {missing}")
     # extra_special_tokens are attached at load time, so round-trip through a directory to set them.
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer.save_pretrained(tmp)
         tokenizer = LlamaTokenizer.from_pretrained(tmp, extra_special_tokens={**IMAGE_TOKENS,
@@ -290,6 +289,8 @@ def get_processor(tokenizer, source_config: dict, config):
     from transformers import GotOcr2ImageProcessor, InternVLProcessor
     from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
 
+    if not source_config.get("use_thumbnail", True):
+        raise ConversionError("use_thumbnail: false is not supported by the native InternVL image processor")
     size = config.vision_config.image_size[0]
     image_processor = GotOcr2ImageProcessor(
         size={"height": size, "width": size}, crop_to_patches=bool(source_config.get("dynamic_image_size", True)),
@@ -297,8 +298,6 @@ def get_processor(tokenizer, source_config: dict, config):
         max_patches=int(source_config.get("max_dynamic_patch", 12)),
         image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225], do_convert_rgb=True,
     )
-    if not source_config.get("use_thumbnail", True):
-        raise ConversionError("use_thumbnail: false is not supported by the native InternVL image processor")
     return InternVLProcessor(image_processor=image_processor, tokenizer=tokenizer,
                              video_processor=InternVLVideoProcessor(), image_seq_length=config.image_seq_length,
                              chat_template=CHAT_TEMPLATE)
