@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 from redstar_geo.benchmarks.common import CHOICE_INSTRUCTION, VALUE_INSTRUCTION, ZH_CHOICE_INSTRUCTION
@@ -185,22 +183,10 @@ def build_tiny_model(
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.bos_token_id = ids["<|endoftext|>"]
 
-    # Written to a temporary sibling and renamed into place: under torchrun/accelerate every rank may build the
-    # default model at once, and none may load a half-written one.
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
-    model.save_pretrained(tmp)
-    processor.save_pretrained(tmp)
-    try:
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        tmp.rename(out)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (out / "config.json").is_file():
-            raise
-        return out  # another process finished the same build first
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("built tiny %s (%d parameters, vocab %d) in %s", arch, n_params, len(tokenizer), out)
     return out

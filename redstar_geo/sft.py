@@ -189,8 +189,9 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
 
     model_path = Path(script_args.model_name_or_path)
     if script_args.build_tiny_model:
-        # One process per node builds it (save_pretrained writes weights on the main process only); the others wait.
-        with training_args.main_process_first(local=True, desc="building the tiny model"):
+        # Under torchrun/accelerate only global rank 0 can build it (save_pretrained writes weights on rank 0 alone,
+        # and concurrent builders would race); the other ranks wait, then load it.
+        with training_args.main_process_first(local=False, desc="building the tiny model"):
             if not (model_path / "config.json").is_file():
                 build_tiny_model(model_path)
     if training_args.packing:

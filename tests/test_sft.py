@@ -201,4 +201,3 @@ def test_default_recipe_under_torchrun_with_two_processes(tmp_path):
     # 2 ranks x 2 samples per step: 4 steps cover 16 of the 64 samples
     assert state["global_step"] == 4 and state["log_history"][-1]["epoch"] == 0.25
     assert (tmp_path / "tiny" / "model.safetensors").is_file() and (out / "model.safetensors").is_file()
-    assert not list(tmp_path.glob(".tiny.tmp*"))
