@@ -185,11 +185,16 @@ def test_default_recipe_trains_on_geosynth(tmp_path):
 
 def test_default_recipe_under_torchrun_with_two_processes(tmp_path):
     """The multi-GPU code path on CPU: two DDP ranks (gloo) build the default model once, shard the data, save once."""
+    import socket
+
     out = tmp_path / "sft"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": "1"}
+    with socket.socket() as sock:  # a free port, so a port left over from an earlier run cannot clash
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29561",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
          str(ROOT / "train" / "sft_geo.py"), "--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
          "--model_name_or_path", str(tmp_path / "tiny"), "--output_dir", str(out), "--max_steps", "4",
          "--save_steps", "4", "--ddp_backend", "gloo"],
