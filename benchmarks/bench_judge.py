@@ -10,6 +10,9 @@ Inputs, the same for both judges:
   numbers and letters along the way) ending in ``\\boxed{gold}``, half of them with a wrong final value.
 Both judges run in this one process (one core). math-verify gets the same pairs as ``verify(parse(gold),
 parse(response))``; it has no notion of choice letters, so its GeoQA accuracy is not comparable, only its speed.
+
+Then the worst cases: repetition loops (what a failing Long-CoT model produces) of every piece the judge's patterns
+look for, each repeated to 100k+ characters; the slowest ``judge`` call among them is reported (aim: under 20 ms).
 """
 
 import json
@@ -40,6 +43,64 @@ def build_inputs():
     return pairs
 
 
+# Pieces the extraction patterns react to; each is repeated into a 100k-character response.
+ADVERSARIAL_PIECES = [
+    "\\boxed{",
+    "\\boxed{1}",
+    "Answer:",
+    "answer ",
+    "the answer is ",
+    "<answer>",
+    "</answer>",
+    "<think>",
+    "</think>",
+    "option ",
+    "the correct option is ",
+    "option A is correct ",
+    "I choose ",
+    "A. ",
+    "(A) 40 ",
+    "选",
+    "故选",
+    "答案是",
+    "答：",
+    "选项A正确",
+    "{",
+    "}",
+    "=",
+    "1+",
+    "\\frac{",
+    "√",
+    "(",
+    "$",
+    "**",
+    "therefore x = ",
+    "A:",
+    "\n",
+    "\nQuestion: x\nAnswer: 5",
+    "C is the correct answer. ",
+    "is ",
+    "。",
+    "Ｄ",
+]
+
+
+def worst_case(problems, repeats=3):
+    """The slowest judge call (ms) over the adversarial repetitions, and the piece that caused it."""
+    worst = (0.0, "")
+    for piece in ADVERSARIAL_PIECES:
+        text = piece * (100_000 // len(piece) + 1)
+        for problem in problems:
+            for protocol in ("choice", "value"):
+                best = float("inf")
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    judge(text, problem, protocol=protocol)
+                    best = min(best, time.perf_counter() - start)
+                worst = max(worst, (best * 1000, piece))
+    return worst
+
+
 def time_it(fn, pairs, repeats):
     best = float("inf")
     for _ in range(repeats):
@@ -57,6 +118,8 @@ def main():
         f"mean {sum(len(t) for _, t, _ in pairs) / len(pairs):.0f} characters"
     )
     print(f"redstar-geo judge: {ours_rate:,.0f} judged responses/s on one core ({ours_correct} judged correct)")
+    worst_ms, piece = worst_case([pairs[0][0], pairs[-1][0]])
+    print(f"worst case: {worst_ms:.1f} ms for one judge call on a 100k-character repetition of {piece!r}")
     try:
         from math_verify import parse, verify
     except ImportError:

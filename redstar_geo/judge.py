@@ -9,20 +9,30 @@ One module of pure functions, used by trace verification, evaluation and rewards
     v.correct, v.status, v.extracted, v.letter, v.reason   # status: "correct" | "wrong" | "no_answer"
 
 Extraction takes the *last* stated final answer (``\\boxed{}``, ``<answer>…</answer>``, ``Answer: X``, "the answer
-is (option) C", ``故选C`` / ``答案是…``), so a letter or number mentioned mid-reasoning never wins over a later final
-answer. Without any such statement it accepts only a bare answer (the whole response, or its last line, is just an
-answer such as ``C`` or ``145°``) or a concluding sentence of the last line ("Therefore, the answer is C.",
-"所以∠BOC=145°"); otherwise it reports "no answer" rather than guessing.
+is (option) C", "the correct option letter is (D)", "the closest option is B", ``故选C`` / ``答案是…`` /
+``答案选项为(D)``), so a letter or number mentioned mid-reasoning never wins over a later final answer. A statement
+that only looks like one is skipped for an earlier real one: a question ("is the answer C?"), a verdict ("the answer
+is correct"), prose with no value in it, a list of all the choices, a computation cut off mid-way. Without any such
+statement it accepts only the response's ending: a last line that is just an answer (``C``, ``145°``,
+``angle CDB = 55°``), or a last statement of one value ("Therefore, ∠CED = 140°.", "The perimeter of ABCD is 24.",
+"所以∠BOC=145°"); otherwise it reports "no answer" rather than guessing. When a model invents a new "Question: …"
+after answering and answers that too, only the text before the invented question counts.
 
-Equivalence understands letters A-H, a letter and its choice text in both directions, numbers with units and degree
-signs, fractions, LaTeX (``\\frac``, ``\\sqrt``, ``\\pi``, ``√{3}``), and precision. Numbers are evaluated by a small
-recursive-descent parser (no ``eval``, no sympy) so judging stays fast and safe on arbitrary text.
+Equivalence understands letters A-H, a letter and its choice text in both directions (a letter whose stated value is
+another choice's is wrong, with a reason saying they disagree), numbers with units and degree signs, labels
+(``r = 5``, ``Area = 9π cm²``), equation chains (``90 - 40 = 50°``: the last right-hand side), ratios (``1:4``),
+fractions, LaTeX (``\\frac``, ``\\sqrt``, ``\\pi``, ``√{3}``), full-width characters and precision. Numbers are
+evaluated by a small recursive-descent parser (no ``eval``, no sympy), so judging stays fast and safe on arbitrary
+text.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from redstar_geo.schema import LETTERS, Problem
@@ -30,8 +40,17 @@ from redstar_geo.schema import LETTERS, Problem
 # Final answers sit at the end of a response. Scanning only the tail bounds the cost on enormous (1 MB) responses;
 # 32k characters is longer than the part after the last answer statement in any realistic Long-CoT trace.
 TAIL_CHARS = 32_000
+# At most this many answer statements, and trigger words ("answer", "option", "选", ...), are examined, latest first:
+# a repetition loop of "Answer: Answer: ..." must not cost a check per repetition.
+MAX_CANDIDATES = 40
+MAX_TRIGGERS = 300
+# The ending of a response (its last statement) is read from the last ENDING_CHARS of its last line.
+ENDING_CHARS = 600
 MAX_ANSWER_CHARS = 300
 PROTOCOLS = ("choice", "value")
+
+# Full-width ASCII (ＡＢＣ，０１２，（）：) as models writing Chinese produce it, and the ideographic space.
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
 
 
 @dataclass(frozen=True)
@@ -70,110 +89,250 @@ class Verdict:
 # Every quantifier below is bounded or over a character class that cannot overlap its neighbour, so no pattern can
 # backtrack pathologically (the hypothesis tests in tests/test_judge_fuzz.py check this on random text).
 _GAP = r"[ \t*_]{0,8}"  # spaces and markdown emphasis between words: "**Answer:** C"
-_LINE = r"[ \t]{0,8}\n?[ \t]{0,8}(?P<ans>[^\n]{1,%d})" % MAX_ANSWER_CHARS
-_MARKERS: list[tuple[str, re.Pattern]] = [
-    (
-        "answer_label",
-        re.compile(
-            r"(?i)(?<![a-z])(?:final[ \t]{1,4}answer|correct[ \t]{1,4}(?:answer|option|choice)|answer)"
-            + _GAP
-            + r"(?:(?:is|would[ \t]{1,4}be|should[ \t]{1,4}be|will[ \t]{1,4}be)(?![a-z])[ \t]{0,4}[:：]?|[:：=])"
-            + _GAP
-            + _LINE
+_LINE = r"(?:[ \t]{0,8}\n){0,2}[ \t*_#>]{0,8}(?P<ans>[^\n]{1,%d})" % MAX_ANSWER_CHARS
+_COPULA = r"(?:is|are|would[ \t]{1,4}be|should[ \t]{1,4}be|will[ \t]{1,4}be|must[ \t]{1,4}be)(?![a-z])"
+# Adjectives of "the ___ option is B": a fixed list, so "the second option is 60°" (a description) is no answer.
+_OPTION_ADJECTIVE = (
+    r"(?:correct|right|best|closest|nearest|final|only|appropriate|suitable|matching|valid|"
+    r"most[ \t]{1,4}(?:appropriate|likely|suitable|reasonable|accurate))"
+)
+# Each answer phrase starts at a trigger word (ASCII ones case-insensitive). The response is walked back from its end
+# trigger by trigger (found with bytes.rfind, far faster than scanning with the patterns) and each phrase pattern is
+# tried only where its trigger stands, so a response costs the same whatever its length before the last answer.
+_ZH_SELECT_LEAD = re.compile(
+    r"(?:故|因此|所以|应|应该|则|即|可|我|因而|从而|只能|∴|本题|此题)(?:本题|此题|应|应该)?[ \t*]{0,4}$"
+)
+_SENTENCE_START = re.compile(r"(?:^|[\n。，,.;；:：!！])[ \t*]{0,4}$")
+_NAMES_LEAD = re.compile(
+    r"(?i)(?<![a-z])(?:match(?:es)?|corresponds?[ \t]{1,4}to|which[ \t]{1,4}is|that[ \t]{1,4}is|this[ \t]{1,4}is|"
+    r"it[ \t]{1,4}is|go[ \t]{1,4}with|going[ \t]{1,4}with)[ \t]{1,4}$"
+)
+_OPTION_LEAD = re.compile(r"(?i)(?<![a-z])(?:the|my|" + _OPTION_ADJECTIVE + r")[ \t]{1,4}$")
+_LABEL_TAIL = _GAP + r"(?:" + _COPULA + r"[ \t]{0,4}[:：]?|[:：=–—])" + _GAP + _LINE
+# "(C) 145° is the correct answer", "Therefore, C is the right option", "Hence, (C) is correct": the answer first.
+_IS_THE_LEAD = re.compile(
+    r"(?:^|(?<=[\n.;:!?,，。]))[ \t*]{0,4}(?:(?i:therefore|thus|so|hence|clearly|then)[ \t,]{1,4})?"
+    r"(?P<ans>[^\n.;:!?,，。=]{1,40}?)[ \t*]{0,4}(?i:is|would[ \t]be|must[ \t]be|should[ \t]be)[ \t]{1,4}"
+    r"(?i:the[ \t]{1,4})?(?i:(?:correct|right|final|best|only)[ \t]{1,4})?$"
+)
+_IS_THE_ANSWER = ("is_the_answer", re.compile(r"(?:answer|option|choice)(?![a-z])", re.I), _IS_THE_LEAD)
+# (method, pattern matched at the trigger, pattern the text just before the trigger must match, or None)
+_PHRASES: dict[str, list[tuple[str, re.Pattern, re.Pattern | None]]] = {
+    "answer": [
+        # "Answer: C", "the (final / correct) answer is C", "answer choice: (B)", "The answers are C and D"
+        (
+            "answer_label",
+            re.compile(
+                r"answers?(?:[ \t]{1,4}(?:choice|option)|[ \t]{1,4}(?:to|for)[ \t]{1,4}(?:this|the)[ \t]{1,4}"
+                r"(?:question|problem))?" + _LABEL_TAIL,
+                re.I,
+            ),
+            None,
         ),
-    ),
-    (
-        "answer_label",
-        re.compile(r"(?i)(?<![a-z])(?:the|my)[ \t]{1,4}(?:choice|option)[ \t]{1,4}is" + _GAP + _LINE),
-    ),
-    (
-        "option_selected",
-        re.compile(
-            r"(?i)(?<![a-z])(?:option|choice)[ \t]{1,4}\(?(?P<ans>[A-H])\)?[ \t]{1,4}is[ \t]{1,4}"
-            r"(?:selected|correct|the[ \t]{1,4}(?:correct[ \t]{1,4})?answer)"
+        _IS_THE_ANSWER,
+    ],
+    "correct": [
+        (
+            "is_the_answer",
+            re.compile(r"correct(?:[ \t]{1,4}(?:answer|option|choice))?[ \t*]{0,4}(?:[.!。,]|$)", re.I | re.M),
+            _IS_THE_LEAD,
+        )
+    ],
+    "option": [
+        # "The correct option letter is (D)", "the closest option is B", "Correct option: C", "option letter: D"
+        ("answer_label", re.compile(r"(?:options?|choices?)(?:[ \t]{1,4}letter)?" + _LABEL_TAIL, re.I), _OPTION_LEAD),
+        # "This matches option C.", "which corresponds to choice (B)", "I'd go with option D"
+        (
+            "answer_label",
+            re.compile(r"(?:option|choice)[ \t]{0,4}\(?(?P<ans>[A-H])\)?(?![A-Za-z0-9])", re.I),
+            _NAMES_LEAD,
         ),
-    ),
-    (
-        "answer_label",
-        # "I choose D." / "so we select option B because ...", but not "select point D on AB" in a later check.
-        re.compile(
-            r"(?<![A-Za-z])(?:[Cc]hoose|[Ss]elect|[Pp]ick)[ \t]{1,4}(?:"
-            r"(?:[Oo]ption|[Cc]hoice|[Aa]nswer)[ \t]{1,4}\(?(?P<ans>[A-H])\)?(?![A-Za-z0-9])"
-            r"|\(?(?P<ans2>[A-H])\)?[ \t]{0,4}(?:[.。!]|$))",
-            re.M,
+        ("answer_label", re.compile(r"(?:option|choice)[ \t]{1,4}letter" + _LABEL_TAIL, re.I), None),
+        (
+            "option_selected",
+            re.compile(
+                r"(?:option|choice)[ \t]{1,4}\(?(?P<ans>[A-H])\)?(?![A-Za-z0-9])[^\n.;:!?]{0,20}?[ \t]{1,4}is"
+                r"[ \t]{1,4}(?:selected|correct|right|the[ \t]{1,4}(?:(?:correct|right|best)[ \t]{1,4})?"
+                r"(?:answer|one))",
+                re.I,
+            ),
+            None,
         ),
-    ),
-    (
-        "zh_answer",
-        re.compile(
-            r"(?:故选|因此选|所以选|应选|故答案[为是选]?|最终答案[为是]?|正确答案[为是]?|正确选项[为是]?|答案[为是选应]{0,2}|选择)"
-            r"[ \t]{0,4}[:：]?" + _LINE
-        ),
-    ),
-    ("zh_answer", re.compile(r"选项[ \t]{0,4}(?P<ans>[A-H])[ \t]{0,4}(?:正确|符合|是正确的)")),
-]
+        _IS_THE_ANSWER,
+    ],
+    # "I choose D." / "so we select option B because ...", but not "select point D on AB" in a later check.
+    "choos": [
+        (
+            "answer_label",
+            re.compile(
+                r"(?:[Cc]hoose|[Ss]elect|[Pp]ick|[Gg]o[ \t]with)[ \t]{1,4}(?:(?:[Oo]ption|[Cc]hoice|[Aa]nswer)"
+                r"[ \t]{1,4}\(?(?P<ans>[A-H])\)?(?![A-Za-z0-9])|\(?(?P<ans2>[A-H])\)?[ \t]{0,4}(?:[.。!]|$))",
+                re.M,
+            ),
+            None,
+        )
+    ],
+    "选": [
+        (
+            "zh_answer",
+            re.compile(r"选(?:项[为是]?|择)?[ \t]{0,4}[:：]?" + _LINE),
+            _ZH_SELECT_LEAD,
+        ),  # 故选D, 因此选项为(D)
+        ("zh_answer", re.compile(r"选[ \t]{0,2}(?=[(（]?[A-HＡ-Ｈ](?![A-Za-z]))" + _LINE), _SENTENCE_START),  # 选D
+        ("zh_answer", re.compile(r"选(?:项[为是]|择[为是]?(?=[ \t:：(]{0,4}[A-H]))[ \t]{0,4}[:：]?" + _LINE), None),
+        ("zh_answer", re.compile(r"选项[ \t]{0,4}\(?(?P<ans>[A-H])\)?[ \t]{0,4}(?:正确|符合|是正确的)"), None),
+    ],
+    "答": [
+        # 答案是C, 故答案为：140°, 答案选项为(D), 答：∠BOC=145°
+        ("zh_answer", re.compile(r"答案(?:选项[为是]?|(?:应该|应当|应)?[为是选]{0,2})[ \t]{0,4}[:：]?" + _LINE), None),
+        ("zh_answer", re.compile(r"答[:：]" + _LINE), None),
+    ],
+}
+_PHRASES["choice"] = _PHRASES["option"]
+_PHRASES["select"] = _PHRASES["pick"] = _PHRASES["go with"] = _PHRASES["choos"]
+_ASCII_TRIGGERS = [word.encode() for word in _PHRASES if word.isascii()]
+_CJK_TRIGGERS = [word for word in _PHRASES if not word.isascii()]
 _BOXED = re.compile(r"\\(?:boxed|fbox)[ \t]{0,4}\{")
-_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+_BRACE = re.compile(r"[{}]")
+_ANSWER_OPEN = "<answer>"
+# An answer tag's body ends at its closing tag, even one missing its ">", or at the next tag.
+_ANSWER_BODY_END = re.compile(r"</answer|<answer>|</think>|<think>|<\|")
 # Where a captured sentence stops: "the answer is C because ..." -> "C".
 _SENTENCE_END = re.compile(
-    r"(?:[.。!！?？](?:[ \t]|$)|[,，;；](?:[ \t]|$)|[。；，]|[ \t]+(?:because|since|as|which|so|and[ \t]+the|"
-    r"with|from|for|where|when|if)(?![a-z]))",
+    r"(?:[.。!！?？](?:[ \t]|$)|[,，;；](?:[ \t]|$)|[。；，？！]|[ \t]+(?:because|since|as|which|so|and[ \t]+the|"
+    r"with|from|for|where|when|if|but)(?![a-z]))",
     re.I,
 )
-_CONCLUSION = re.compile(
-    r"(?i)^[ \t*#>-]{0,8}(?:therefore|thus|so|hence|in[ \t]conclusion|consequently|all[ \t]in[ \t]all"
-    r"|所以|因此|故|综上|即)(?![a-z])[^\n]{0,%d}$" % MAX_ANSWER_CHARS
+# What follows "the answer is" when it is not an answer: a verdict on one, or the start of an explanation.
+_NOT_AN_ANSWER = re.compile(
+    r"(?i)^(?:that|not|to|in|on|at|of|about|how|what|why|whether|which|where|when|as[ \t]follows|below|above|"
+    r"the[ \t]following|following|correct|incorrect|consistent|inconsistent|wrong|right|valid|invalid|clear|"
+    r"obvious|unclear|uncertain|unknown|none|missing|given|determined|calculated|found|obtained|derived|shown|"
+    r"based|yet|now|here|there|this|these|those|it|we|still|also|indeed|already|confirmed|verified|reasonable|"
+    r"plausible|same|different|close|near|actually|being|definitely[ \t]not|choice|option|letter|either|neither|"
+    r"unable|impossible|cannot|can't|somewhere|between)(?![A-Za-z])"
+    r"|^(?:正确|错误|不对|对的|如下|不是|无误|一致)"
+    # "B or C", "可能是B或者C": undecided
+    r"|^[^\n]{0,12}?(?<![A-Za-z])[(（]?[A-H][)）]?[ \t]{0,4}(?:or|或者|或|还是)[ \t]{0,4}[(（]?[A-H](?![A-Za-z])"
 )
-_CONCLUSION_VALUE = re.compile(
-    r"(?i)(?:=|≈|(?<![a-z])(?:is|equals|be|are)(?![a-z])|为|是|等于)[ \t]{0,4}(?P<ans>[^=≈]{1,80})$"
+_NOT_THIS_BUT = re.compile(
+    r"(?i)[ \t*]{0,4}not[ \t]+[^,;.\n]{1,40}[,;][ \t]{0,4}(?:but[ \t]+|rather[ \t]+)?(?:it'?s[ \t]+|it[ \t]+is[ \t]+)?"
+    r"(?P<ans>\S[^\n]{0,%d})" % MAX_ANSWER_CHARS
 )
+# Words before an answer: "the answer is likely (B)", "... should be approximately 5.66", "... is option C".
+_HEDGE = re.compile(
+    r"(?i)^(?:(?:likely|probably|clearly|definitely|indeed|therefore|thus|then|simply|just|actually|exactly|"
+    r"approximately|about|around|roughly|option|choice|letter)(?![A-Za-z])[ \t:：,]{0,4}){1,3}"
+)
+# A list of the choices ("A. 40° B. 60°" / "(A) 40 (B) 60"), which restates the question instead of answering it.
+_CHOICE_LABEL = re.compile(r"(?:^|(?<=[\s,;]))[(\[]?([A-H])(?:[)\]][ \t]{0,4}|[.:][ \t]{0,4})(?=\S)")
+# A model that answers and then invents the next exercise ("Question: ...", "Hint: ...") and answers that too.
+# (Two patterns that each start with a fixed character, which the regex engine finds fast.)
+_INVENTED = re.compile(
+    r"\n[ \t>#*]{0,8}(?:Question|QUESTION|Q|Problem|Hint|Human|User|USER|Instruction|问题|题目)"
+    r"[ \t]{0,4}\d{0,3}[ \t]{0,4}[:：]"
+)
+_INVENTED_INLINE = re.compile(r"[.。!?] (?:Question|Hint|问题)[ \t]{0,4}\d{0,3}[ \t]{0,4}[:：]")
+_TAGS = re.compile(r"</?(?:think|answer)>?|<\|[a-z_]{1,20}\|>|</?s>|<eos>|<end_of_turn>")
+# A conclusion inside the last sentence: "..., so ∠CED = 140°", "∵AB=BC，∴∠ABC=60°".
+_CONCLUSION_INSIDE = re.compile(
+    r"(?:[,，;；:：][ \t]{0,4}(?:(?i:so|thus|therefore|hence)(?![a-z])|所以|因此|故|从而)|∴|(?:由|根据)[^,，。]{1,20}"
+    r"(?:可得|得|可知))[ \t,，]{0,4}"
+)
+_CONCLUSION_WORD = re.compile(
+    r"(?i)^[ \t*#>-]{0,8}(?:therefore|thus|so|hence|in[ \t]conclusion|consequently|all[ \t]in[ \t]all|finally|"
+    r"in[ \t]summary|overall|as[ \t]a[ \t]result|this[ \t]means|we[ \t](?:get|have|find|obtain)|which[ \t]gives)"
+    r"(?![a-z])|^[ \t*#>-]{0,8}(?:所以|因此|故|综上|即|则|得|可得|从而|∴)"
+)
+# The verbs of "<quantity> is <value>"; the value is what follows the last one.
+_STATEMENT_VERB = re.compile(
+    r"(?i)(?:=|≈|(?<![a-z])(?:is[ \t]{1,4}equal[ \t]{1,4}to|is|equals|are|measures|would[ \t]be|will[ \t]be|"
+    r"must[ \t]be|should[ \t]be|comes[ \t]out[ \t]to|works[ \t]out[ \t]to|comes[ \t]to|turns[ \t]out[ \t]to[ \t]be|"
+    r"has[ \t]{1,4}(?:an?[ \t]{1,4})?(?:length|measure|value|area|perimeter|radius|height)(?:[ \t]{1,4}of)?)(?![a-z])"
+    r"|约等于|等于|约为|为|是)"
+)
+# A number in a statement's subject: the statement would state two values ("BC is 12, so AC is 13").
+_SUBJECT_NUMBER = re.compile(r"\d{2,}|\d\.\d|(?<![A-Za-z_∠\\{])\d(?![A-Za-z_}])")
+# Where a clause ends inside a sentence: "AB is 5, so BC = 10" states BC after the break.
+_CLAUSE_BREAK = re.compile(
+    r"[,;，；]|(?i:(?<![a-z])(?:so|and|then|thus|hence|therefore|since|because|which)(?![a-z]))"
+)
+_STATEMENT_LEAD = re.compile(r"^[ \t]*(?:[A-Za-z]+[ \t]+){0,3}[A-Za-z]+,[ \t]*(?=\S)")
+_MATH_NAMES = re.compile(r"\\[A-Za-z]+|(?<![A-Za-z])(?:sin|cos|tan|cot|sec|csc|log|ln|sqrt|frac)(?![a-z])")
+_MATH_TEXT = re.compile(r"[0-9A-Za-z \t\\{}()\[\]^_+\-*/=.,<>≤≥|√π∠°'−×÷²³½]{1,80}")
+# An unevaluated computation: numbers joined by + - × ÷ (no √, π or fraction, which exact answers have).
+_COMPUTATION = re.compile(r"\d[°%]?[ \t]{0,4}(?:[-+*×÷−]|\\times|\\cdot|\\div)[ \t]{0,4}[\d(]")
+_EXACT_FORM = re.compile(r"sqrt|√|pi|π|frac|\^")
 
 
-def _balanced(text: str, start: int) -> str | None:
-    """Contents of the brace group whose ``{`` is at ``start - 1``; None if it never closes."""
-    depth, i, end = 1, start, min(len(text), start + MAX_ANSWER_CHARS * 4)
-    while i < end:
-        c = text[i]
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start:i]
-        i += 1
-    return None
+def _normalize_text(text: str) -> str:
+    """Full-width characters as their ASCII twins ("故选Ｄ" -> "故选D")."""
+    return _FULL_WIDTH.sub(_ascii_twin, text) if _FULL_WIDTH.search(text) else text
 
 
-def _last_boxed(text: str) -> tuple[int, str] | None:
-    found = None
-    for m in _BOXED.finditer(text):
-        content = _balanced(text, m.end())
-        if content is not None:
-            found = (m.start(), content)
+def _ascii_twin(m: re.Match) -> str:
+    c = m.group()
+    return " " if c == "\u3000" else chr(ord(c) - 0xFEE0)
+
+
+def _brace_ends(text: str, start: int) -> dict[int, int]:
+    """``{open index: close index}`` of the balanced brace pairs from ``start`` on: one pass over the braces only, so
+    a repetition loop of 100k unclosed ``\\boxed{`` costs the same as one."""
+    ends, stack = {}, []
+    for m in _BRACE.finditer(text, start):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            ends[stack.pop()] = m.start()
+    return ends
+
+
+def _boxed_contents(text: str) -> list[tuple[int, str]]:
+    """(start, content) of every closed ``\\boxed{…}``; an unclosed one (cut off) is skipped."""
+    found = []
+    starts = list(_BOXED.finditer(text))[-MAX_CANDIDATES:]  # only the latest are ever examined
+    if starts:
+        ends = _brace_ends(text, starts[0].start())
+        for m in starts:
+            end = ends.get(m.end() - 1)
+            if end is not None and end - m.end() <= MAX_ANSWER_CHARS * 4:
+                found.append((m.start(), text[m.end() : end]))
     return found
 
 
-def _last_answer_tag(text: str) -> tuple[int, str] | None:
-    start = text.rfind(_ANSWER_OPEN)
-    if start < 0:
-        return None
-    body_start = start + len(_ANSWER_OPEN)
-    end = text.find(_ANSWER_CLOSE, body_start)
-    body = text[body_start : end if end >= 0 else body_start + MAX_ANSWER_CHARS]
-    return (start, body) if body.strip() else None
+def _last_boxed(text: str) -> tuple[int, str] | None:
+    found = _boxed_contents(text)
+    return found[-1] if found else None
+
+
+def _answer_tags(text: str) -> list[tuple[int, str]]:
+    """(start, body) of every ``<answer>`` tag, closed or not."""
+    found, start = [], text.find(_ANSWER_OPEN)
+    while start >= 0:
+        body_start = start + len(_ANSWER_OPEN)
+        end = _ANSWER_BODY_END.search(text, body_start, body_start + MAX_ANSWER_CHARS * 4)
+        body = text[body_start : end.start() if end else body_start + MAX_ANSWER_CHARS]
+        if body.strip():
+            found.append((start, body))
+        start = text.find(_ANSWER_OPEN, body_start)
+    return found
 
 
 def _strip_wrappers(ans: str) -> str:
-    """Remove markup around an answer: ``$…$``, ``\\text{}``, ``**``, quotes, a trailing full stop."""
+    """Remove markup around an answer: ``$…$``, ``\\text{}``, ``**``, ``<60>``, quotes, a trailing full stop."""
     s = ans.strip()
     boxed = _last_boxed(s)
     if boxed is not None:
         s = boxed[1]
     elif _BOXED.search(s):  # "\boxed{B = ∠B = ..." cut off by the token limit: no answer was stated
         return ""
-    s = re.sub(r"\\(?:text|textbf|mathrm|mathbf|operatorname)\{([^{}]{0,200})\}", r"\1", s)
+    s = _TAGS.sub("", s)
+    s = re.sub(r"\\(?:text|textbf|mathrm|mathbf|operatorname)[ \t]*\{([^{}]{0,200})\}", r"\1", s)
+    s = re.sub(r"\\(?:[ ,;:!]|q?quad(?![A-Za-z]))", " ", s)  # LaTeX spacing: "C\ (65^\circ)"
     s = s.replace("**", "").replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
     s = s.strip().strip("$").strip()
+    if s.startswith("<") and s.endswith(">"):  # "The final answer is: <60>"
+        s = s[1:-1].strip()
     s = s.strip("\"'`“”‘’「」")
     s = re.sub(r"[ \t]*[.。!！;；,，:：]+$", "", s)
     # "option D", "(option) D", "choice (D)" -> "D"
@@ -186,40 +345,244 @@ _LETTER_LIST_HEAD = re.compile(
 )
 
 
-def _cut_sentence(ans: str) -> str:
-    """Keep the answer part of "C because ..." / "145°, which is ..." / "B. Explanation ..." / "C, D."."""
+def _cut_sentence(ans: str) -> tuple[str, bool]:
+    """The answer part of "C because ..." / "145°, which is ..." / "B. Explanation ..." / "C, D.", and whether that
+    part ends in a question mark ("is the answer C?" states nothing)."""
     letters = _LETTER_LIST_HEAD.match(ans)
     if letters:
-        return letters.group(0)
+        return letters.group(0), False
     m = _SENTENCE_END.search(ans)
-    return ans[: m.start()] if m else ans
+    if m is None:
+        return ans, False
+    return ans[: m.start()], m.group().strip()[:1] in ("?", "？")
 
 
-def _marker_candidates(text: str) -> list[tuple[int, str, str]]:
-    candidates = []
-    boxed = _last_boxed(text)
-    if boxed is not None:
-        candidates.append((boxed[0], boxed[1], "boxed"))
-    tag = _last_answer_tag(text)
-    if tag is not None:
-        candidates.append((tag[0], tag[1], "answer_tag"))
-    for method, pattern in _MARKERS:
-        last = None
-        for last in pattern.finditer(text):  # noqa: B007 - only the last match is wanted
-            pass
-        if last is not None:
-            ans = last.group("ans") or last.groupdict().get("ans2")
-            if method in ("answer_label", "zh_answer") and not _BOXED.search(ans):
-                ans = _cut_sentence(ans)
-            candidates.append((last.start(), ans, method))
-    return candidates
+def is_computation(value: str) -> bool:
+    """Whether ``value`` is arithmetic still to be done (``180° − 30° − 90``), not a stated result (``4√2``, ``3/2``,
+    ``x = 90 - 40 = 50``): a response cut off mid-calculation states no answer."""
+    rhs = re.split(r"[=≈]", value)[-1]
+    return bool(_COMPUTATION.search(rhs)) and not _EXACT_FORM.search(rhs)
+
+
+def _lists_choices(ans: str) -> bool:
+    """ "A. 40° B. 60° C. 120°": the choices restated, not an answer (a letter list "C, D" has no values)."""
+    return len({m.group(1) for m in _CHOICE_LABEL.finditer(ans)}) >= 2
+
+
+def _statement_value(sentence: str, whole: bool) -> str | None:
+    """The value a statement "<quantity> is <value>" gives ("The perimeter of ABCD is 24" -> "24"), read after its
+    last verb, or after an "is" whose value holds the last "=" ("the equation is x^2 + y^2 = 25"). ``whole``: the
+    value must be all that follows (no "..., which ..." after it) and, outside one equation chain
+    (``∠C = 180° - 80° - 60° = 40°``), the sentence must hold no other number, so it states exactly one value."""
+    verbs = list(_STATEMENT_VERB.finditer(sentence))[-8:]
+    if not verbs:
+        return None
+    verb = chain_start = verbs[-1]
+    if verb.group() in ("=", "≈"):
+        word = next((v for v in reversed(verbs[:-1]) if v.group() not in ("=", "≈")), None)
+        if word is not None and not _CLAUSE_BREAK.search(sentence, word.end(), verb.start()):
+            verb = chain_start = word
+        for v in reversed(verbs[: verbs.index(verb)]):  # back along the chain while its sides are formulas
+            between = sentence[v.end() : chain_start.start()]
+            if v.group() not in ("=", "≈") or _CLAUSE_BREAK.search(between) or _has_words(between):
+                break
+            chain_start = v
+    subject, rest = sentence[: chain_start.start()], sentence[verb.end() :]
+    if not subject.strip() or len(subject) > 160:
+        return None
+    if whole and _SUBJECT_NUMBER.search(_TAGS.sub("", subject)):
+        return None
+    value = _strip_wrappers(rest if whole else _cut_sentence(rest)[0])
+    value = _HEDGE.sub("", value).strip()  # "approximately 8.25 units", "option C"
+    value = re.sub(r"(?i)^(?:located[ \t]+)?at[ \t]+", "", value)  # "the vertex is at (2, -2)"
+    value = re.sub(r"(?i)[ \t]+(?:high|tall|long|wide|deep|away|in[ \t]length)$", "", value)  # "7.5 meters high"
+    if not _looks_like_answer(value):  # "9π square centimeters (about 28.27 cm²)"
+        value = re.sub(r"[ \t]*\([^()]{1,60}\)$", "", value) or value
+    if is_computation(value) or not (_looks_like_answer(value) or _is_math_text(value)):
+        return None
+    return value
+
+
+def _is_math_text(value: str) -> bool:
+    """A short non-numeric math answer: ``(2, -2)``, ``y = 2x + 1``, ``\\frac{x^2}{81}+\\frac{y^2}{9}=1``."""
+    if not _MATH_TEXT.fullmatch(value) or not re.search(r"[=^\\()\[\]²³]", value):
+        return False
+    return not re.search(r"[A-Za-z]{3,}", _MATH_NAMES.sub("", value))
+
+
+def _has_words(text: str) -> bool:
+    """Prose ("the angle is", "sinB的值是"), not a formula: LaTeX commands and function names are no words."""
+    return bool(re.search(r"[A-Za-z]{3}|[\u4e00-\u9fff]", _MATH_NAMES.sub("", text)))
+
+
+def _clean_candidate(ans: str, method: str) -> str | None:
+    """The answer a statement gives, or None when it gives none (see the module docstring)."""
+    ans = _normalize_text(ans)  # here, not on the whole response: a captured answer is short
+    corrected = _NOT_THIS_BUT.match(ans)
+    if corrected:  # "the answer is not A, it is C"
+        ans = corrected.group("ans")
+    if _lists_choices(ans):
+        return None
+    if method in ("answer_label", "zh_answer") and not _BOXED.search(ans):
+        ans, question = _cut_sentence(ans)
+        if question:
+            return None
+    cleaned = _strip_wrappers(ans)
+    cleaned = _HEDGE.sub("", cleaned).strip() if _HEDGE.match(cleaned) else cleaned
+    if not cleaned or _NOT_AN_ANSWER.match(cleaned):
+        return None
+    if method in ("answer_label", "zh_answer") and is_computation(cleaned):
+        return None  # "the answer is 180° − 30° − 90": cut off mid-calculation
+    if method == "is_the_answer" and choice_reference(cleaned) is None and to_number(cleaned) is None:
+        return None  # "this value is the answer": what comes first must be a choice or a number
+    if to_number(cleaned) is None and choice_reference(cleaned) is None:
+        # Prose around the answer: "<answer>所以sinB的值是0.8</answer>", "the final answer is that AB is 10".
+        value = _statement_value(cleaned, whole=False)
+        if value is not None and _has_words(cleaned.rpartition(value)[0]):
+            return value
+        if len(cleaned.split()) > 6 and not re.search(r"\d|\\|[=<>^_√π∠]", cleaned):
+            return None  # an explanation, not an answer
+        last_clause = re.split(r"[,;，；][ \t]*", cleaned)[-1]
+        if "=" in last_clause and last_clause != cleaned and to_number(last_clause) is not None:
+            return last_clause  # "<answer>2x + 10 = 50, x = 20</answer>"
+    return cleaned[:MAX_ANSWER_CHARS]
+
+
+def _triggers(text: str) -> Iterator[tuple[int, str]]:
+    """(position, trigger word) of every trigger word in ``text``, latest first."""
+    # One byte per character (non-ASCII becomes "?"), so byte offsets are text offsets; bytes.lower() is ASCII-only.
+    lowered = text.encode("ascii", "replace").lower()
+    heap = []
+    for word in _ASCII_TRIGGERS:
+        heap.append((-lowered.rfind(word), word.decode(), lowered, word))
+    for word in _CJK_TRIGGERS:
+        heap.append((-text.rfind(word), word, text, word))
+    heap = [entry for entry in heap if entry[0] <= 0]
+    heapq.heapify(heap)
+    while heap:
+        neg, word, haystack, needle = heapq.heappop(heap)
+        yield -neg, word
+        previous = haystack.rfind(needle, 0, -neg)
+        if previous >= 0:
+            heapq.heappush(heap, (-previous, word, haystack, needle))
+
+
+def _phrase_candidates(text: str) -> Iterator[tuple[int, str, str]]:
+    """(position, raw answer, method) of the answer phrases in ``text``, latest first."""
+    for pos, word in itertools.islice(_triggers(text), MAX_TRIGGERS):
+        if word.isascii() and pos > 0 and text[pos - 1].isascii() and text[pos - 1].isalpha():
+            continue  # inside a longer word: "nonanswer", "preselect"
+        for method, pattern, lead in _PHRASES[word]:
+            lead_match = lead.search(text, max(0, pos - 80), pos) if lead is not None else None
+            if lead is not None and lead_match is None:
+                continue
+            m = pattern.match(text, pos)
+            if m is not None:
+                found = m.groupdict()
+                ans = (
+                    found.get("ans")
+                    or found.get("ans2")
+                    or (lead_match.groupdict().get("ans") if lead_match else None)
+                )
+                if ans:
+                    yield pos, ans, method
+
+
+def _from_markers(text: str) -> Extraction | None:
+    """The latest answer statement in ``text`` that states an answer: a ``\\boxed{}``, an ``<answer>`` tag or an
+    answer phrase, latest first; at most ``MAX_CANDIDATES`` are examined."""
+    tagged = [(start, content, "boxed") for start, content in _boxed_contents(text)]
+    tagged += [(start, body, "answer_tag") for start, body in _answer_tags(text)]
+    tagged.sort(key=lambda c: c[0])
+    phrases = _phrase_candidates(text)
+    phrase = next(phrases, None)
+    for _ in range(MAX_CANDIDATES):
+        if tagged and (phrase is None or tagged[-1][0] >= phrase[0]):
+            _, ans, method = tagged.pop()
+        elif phrase is not None:
+            _, ans, method = phrase
+            phrase = next(phrases, None)
+        else:
+            return None
+        cleaned = _clean_candidate(ans, method)
+        if cleaned:
+            return Extraction(cleaned, method)
+    return None
+
+
+def _drop_invented_question(text: str) -> str:
+    """``text`` up to a "Question: ..." the model invented after it had answered (the answer to the invented one is
+    not the answer to this one)."""
+    starts = [m.start() for m in _INVENTED.finditer(text)] + [m.start() + 1 for m in _INVENTED_INLINE.finditer(text)]
+    for start in sorted(starts)[:3]:
+        if _from_markers(text[:start]) is not None:
+            return text[:start]
+        # An answer the ending states ("所以圆的半径为8.5英寸。\n问题：…\n答案：8") counts when the invented
+        # question is answered with a marker of its own, which a restated question at the start would not be.
+        if _from_ending(text[:start]).method in ("bare", "conclusion") and _from_markers(text[start:]) is not None:
+            return text[:start]
+    return text
+
+
+def _from_ending(text: str) -> Extraction:
+    """The answer an ending states without an answer marker: a last line that is only an answer, or a last
+    statement of one value."""
+    lines = [ln.strip() for ln in _TAGS.sub("\n", text[-2 * ENDING_CHARS :]).splitlines() if ln.strip()]
+    if not lines:
+        return Extraction(None, "none")
+    if len(lines[-1]) >= 20 and text.count(lines[-1]) >= 3:
+        return Extraction(None, "none")  # a repetition loop ends nothing
+    one_line = len(lines) == 1
+    lines = [_normalize_text(line) for line in lines[-2:]]
+    if one_line and len(text) < ENDING_CHARS and re.fullmatch(r"[(\[]?[a-h][)\]]?\.?", lines[0]):
+        return Extraction(lines[0].strip("()[].").upper(), "bare")  # the whole response is "b" or "(a)": a choice
+    # A last line longer than ENDING_CHARS is read from its end only, and its first sentence seen may be cut.
+    cut = len(lines[-1]) > ENDING_CHARS or (one_line and len(text) > 2 * ENDING_CHARS)
+    last_line = lines[-1][-ENDING_CHARS:]
+    last = _strip_wrappers(last_line)
+    keyword = _CONCLUSION_WORD.match(last)
+    if keyword and "=" not in last:  # "Therefore, C." / "So 145°": the rest of the line may be a bare answer
+        last = _strip_wrappers(last[keyword.end() :].lstrip(" \t,，:："))
+    if len(lines) >= 2 and _CHOICE_LABEL.match(last) and _CHOICE_LABEL.match(lines[-2]):
+        return Extraction(None, "none")  # the choice list echoed back, one per line
+    if not cut and not (keyword and "=" in last) and _looks_like_answer(last) and not _lists_choices(last):
+        return Extraction(None, "none") if is_computation(last) else Extraction(last, "bare")
+    # The last statement: "... = 145°。所以∠BOC=145°" / "... Thus x = 5." / "The perimeter of ABCD is 24."
+    sentences = [s.strip() for s in re.split(r"[。！!；;]|[.?？](?:[ \t]|$)", last_line.rstrip(" \t.。!！*"))]
+    sentences = [s for s in sentences if s]
+    if not sentences or (cut and len(sentences) == 1):
+        return Extraction(None, "none")
+    sentence = re.sub(r"^[ \t*#>-]{0,8}", "", sentences[-1])
+    keyword = _CONCLUSION_WORD.match(sentence)
+    inside = list(_CONCLUSION_INSIDE.finditer(sentence))
+    conclusion = sentence[keyword.end() :] if keyword else sentence[inside[-1].end() :] if inside else None
+    if conclusion is not None:
+        conclusion = conclusion.lstrip(" \t,，:：")
+        value = _statement_value(conclusion, whole=False) or _only_value(conclusion)
+        if value is not None:
+            return Extraction(value, "conclusion")
+    value = _statement_value(sentence, whole=True)
+    if value is not None:
+        return Extraction(value, "statement")
+    if not cut and "=" in last and _is_math_text(last) and not is_computation(last):
+        return Extraction(last, "bare")  # an equation as the answer: "x^2 + y^2 = 25"
+    return Extraction(None, "none")
+
+
+def _only_value(clause: str) -> str | None:
+    """The one number a Chinese conclusion without a verb ends with, "所以旗杆高10.8米" -> "10.8米"."""
+    numbers = list(re.finditer(r"(?<![A-Za-z∠_.\d])\d+(?:\.\d+)?", clause))
+    if len(numbers) != 1 or not re.search(r"[\u4e00-\u9fff]", clause):
+        return None
+    value = clause[numbers[0].start() :].strip()
+    return value if to_number(value) is not None else None
 
 
 def _looks_like_answer(line: str) -> bool:
     """A short line that is only an answer: a letter, ``(C) 145°``, a number with unit, a short LaTeX value."""
     if len(line) > 40 or not line:
         return False
-    if re.fullmatch(r"[(（]?[A-H][)）]?(?:[.:：)][^\n]{0,36})?", line):
+    if re.fullmatch(r"[(（]?[A-H][)）]?(?:[.:：)][^\n]{0,36})?|[(（]?[a-h][)）]?", line):
         return True
     return to_number(line) is not None
 
@@ -228,34 +591,16 @@ def extract_answer(response: str) -> Extraction:
     """The last stated final answer in ``response`` (see the module docstring for the rules)."""
     if not isinstance(response, str) or not response.strip():
         return Extraction(None, "none")
-    text = response[-TAIL_CHARS:]
-    # A reasoning model's answer follows its thinking: look after the last </think> first.
+    text = _drop_invented_question(response[-TAIL_CHARS:])
+    # A reasoning model's answer follows its thinking: what it states after the last </think>, marked or not, wins
+    # over anything inside the thinking.
     think_end = text.rfind("</think>")
-    regions = [text[think_end + len("</think>") :], text] if think_end >= 0 else [text]
-    for region in regions:
-        candidates = _marker_candidates(region)
-        while candidates:
-            _, ans, method = max(candidates, key=lambda c: c[0])
-            cleaned = _strip_wrappers(ans)
-            if cleaned:
-                return Extraction(cleaned[:MAX_ANSWER_CHARS], method)
-            candidates = [c for c in candidates if c[2] != method]  # an empty \boxed{}: try the next marker
-
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    last = _strip_wrappers(lines[-1]) if lines else ""
-    if _looks_like_answer(last):
-        return Extraction(last, "bare")
-    # The concluding sentence of the last line: "... = 145°。所以∠BOC=145°" / "... Thus x = 5."
-    sentences = re.split(r"[。！!；;]|\.(?:[ \t]|$)", lines[-1].rstrip(" \t.。!！")) if lines else []
-    last_sentence = next((s.strip() for s in reversed(sentences) if s.strip()), "")
-    if _CONCLUSION.match(last_sentence):
-        m = _CONCLUSION_VALUE.search(last_sentence)
-        if m:
-            value = _strip_wrappers(_cut_sentence(m.group("ans")))
-            value = re.sub(r"(?i)^(?:option|choice)[ \t]{1,4}", "", value)
-            if _looks_like_answer(value):
-                return Extraction(value, "conclusion")
-    return Extraction(None, "none")
+    if think_end >= 0:
+        after = text[think_end + len("</think>") :]
+        found = _from_markers(after) or _from_ending(after)
+        if found.answer is not None:
+            return found
+    return _from_markers(text) or _from_ending(text)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -264,42 +609,83 @@ def extract_answer(response: str) -> Extraction:
 _UNIT_WORDS = (
     r"square[ \t]units|sq\.?[ \t]?units|units?|inches|inch|in|feet|foot|ft|yards?|yd|miles?|mi|meters?|metres?|"
     r"centimeters?|kilometers?|millimeters?|km|cm|mm|dm|m|degrees?|deg|radians?|rad|seconds?|minutes?|hours?|"
-    r"s|h|kg|g|海里|平方厘米|平方米|平方千米|立方厘米|立方米|千米|厘米|分米|毫米|米|度|秒|分钟|小时|个|元|°"
+    r"s|h|kg|g|海里|平方厘米|平方米|平方千米|立方厘米|立方米|千米|公里|厘米|公分|分米|毫米|米|英寸|英尺|度|秒|分钟|小时|"
+    r"千克|克|个|元|°"
 )
 _UNIT_TAIL = re.compile(
-    r"(?:\\,|[ \t~])*(?:\\(?:text|mathrm)\{[ \t]*)?(?:%s)(?:\^?\{?[23]\}?\^?|[²³])?\}?[ \t.]*$" % _UNIT_WORDS, re.I
+    r"(?:\\,|[ \t~])*[(]?(?:\\(?:text|mathrm)[ \t]*\{[ \t~]*)?(?:(?:square|sq\.?|cubic)[ \t]{1,4})?(?:%s)"
+    r"(?:\^?\{?[23]\}?\^?|[²³])?[ \t]*\}?[)]?[ \t.]*$" % _UNIT_WORDS,
+    re.I,
 )
-_DEGREE = re.compile(r"\^\{?\\circ\}?|\\circ|\\degree|°|º|\^°\^?")
-_LHS = re.compile(r"^[^=≈]{0,24}[=≈]")
-_LHS_OK = re.compile(
-    r"^[ \t]*(?:m|\\mathrm\{m\})?[ \t]*(?:\\angle|∠|\\overline|\\widehat|arc)?[ \t]*"
-    r"[A-Za-z][A-Za-z0-9_{}' \t]{0,12}[ \t]*$"
+_DEGREE = re.compile(r"(?:\*|\\cdot)?[ \t]*(?:\^\{?\\circ\}?|\\circ|\\degree|°|º|\^°\^?)")
+# A label before the value: "r = 5", "m∠ABC = 40°", "Area = 9π", "Answer: 5", "A: 5" (A as in Answer).
+_LABEL_OK = re.compile(
+    r"^[ \t]*(?:m|\\mathrm\{m\})?[ \t]*(?:\\angle|∠|\\overline|\\widehat|arc|\\triangle|△|"
+    r"\\?(?:sin|cos|tan|cot|sec|csc)(?![a-z]))?[ \t]*\\?(?!d?frac|sqrt)[A-Za-z][A-Za-z0-9_{}' \t]{0,23}[ \t]*$"
 )
+_RATIO = re.compile(r"^[ \t]*(\d+(?:\.\d+)?)[ \t]*:[ \t]*(\d+(?:\.\d+)?)[ \t]*$")
+# x² -> x^2, ½ -> (1/2): Unicode forms models write in plain text.
+_SUPERSCRIPTS = str.maketrans(
+    {"²": "^2", "³": "^3", "½": "(1/2)", "⅓": "(1/3)", "¼": "(1/4)", "¾": "(3/4)", "⅔": "(2/3)"}
+)
+_UNICODE_MATH = re.compile("[²³½⅓¼¾⅔]")
 _TOKEN = re.compile(r"[ \t]*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<name>sqrt|frac|pi)|(?P<op>\*\*|[-+*/^()]))")
 
 
 def _latex_to_plain(text: str) -> str:
     s = text.strip().strip("$").strip()
-    s = re.sub(r"\\(?:text|mathrm|textbf|mathbf)\{([^{}]{0,200})\}", r"\1", s)
+    s = re.sub(r"\\(?:text|mathrm|textbf|mathbf)[ \t]*\{([^{}]{0,200})\}", r"\1", s)
     s = s.replace("\\left", "").replace("\\right", "").replace("\\!", "").replace("\\,", "").replace("\\;", "")
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cdot", "*").replace("\\times", "*")
     s = s.replace("×", "*").replace("·", "*").replace("÷", "/").replace("\\div", "/").replace("−", "-")
     s = s.replace("\\pi", "pi").replace("π", "pi").replace("\\sqrt", "sqrt").replace("√", "sqrt")
     s = s.replace("\\frac", "frac").replace("{", "(").replace("}", ")")
-    return s
+    return s.translate(_SUPERSCRIPTS) if _UNICODE_MATH.search(s) else s
+
+
+def _value_part(s: str) -> str | None:
+    """The value side of ``s``: all of it, or the last side of ``label = value`` / ``a = b = value`` /
+    ``label: value``; None when ``s`` is an equation between expressions (``x^2 + y^2 = 25``)."""
+    if ":" in s and not _RATIO.match(s):
+        label, _, rest = s.partition(":")
+        if rest.strip() and _LABEL_OK.match(label) and len(label) <= 24:  # "Answer: 5", "A: 5", "Area: 9π"
+            s = rest
+    sides = re.split(r"[=≈]", s)
+    if len(sides) == 1:
+        return s
+    # A chain "r = C/(2π) = 10π/(2π) = 5" starts at a name or a number; the sides between are any formulas. A first
+    # side holding a digit next to a variable ("2x + 10 = 50", "x^2 + y^2 = 25") makes an equation, not a value.
+    first = sides[0]
+    symbols = not re.search(r"\d", first) and not _has_words(first)  # "∠EGF = ½∠BEF = ..."
+    if first.strip() and not (symbols or _LABEL_OK.match(first) or _plain_number(first) is not None):
+        return None
+    if any(_has_words(side) for side in sides[1:-1]):
+        return None  # prose between the signs: several statements, not one chain
+    return sides[-1]
+
+
+def _plain_number(s: str) -> float | None:
+    s = _DEGREE.sub("", s).strip()
+    return evaluate_expression(_latex_to_plain(s)) if s else None
+
+
+def value_text(text: str) -> str | None:
+    """The text of an answer's value: full-width characters folded, ``$`` dropped, a label or equation chain before
+    it removed (``"x = 90 - 40 = 50°"`` -> ``" 50°"``); None when the answer is an equation."""
+    return _value_part(_normalize_text(text).replace("$", "").strip())
 
 
 def to_number(text: str) -> float | None:
-    """The numeric value of an answer such as ``"140°"``, ``"4\\sqrt{2} cm"``, ``"\\frac{3}{2}"``, ``"x = 2π"``.
+    """The numeric value of an answer such as ``"140°"``, ``"4\\sqrt{2} cm"``, ``"\\frac{3}{2}"``, ``"x = 2π"``,
+    ``"Area $=9\\pi$ cm²"``, ``"90 - 40 = 50°"`` or ``"1:4"``.
 
     Returns None for anything that is not a single arithmetic value (words, equations, intervals, several values).
     """
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_ANSWER_CHARS:
         return None
-    s = text.strip()
-    m = _LHS.match(s)
-    if m and _LHS_OK.match(s[: m.end() - 1]):  # "x = 5", "m∠ABC = 40°", "AB ≈ 5.66": the value is the right side
-        s = s[m.end() :]
+    s = value_text(text)
+    if s is None:
+        return None
     s = _DEGREE.sub("", s)
     s = s.rstrip(" \t.。")
     for _ in range(3):  # "5 cm^2", "12 square units", "3米"
@@ -308,6 +694,9 @@ def to_number(text: str) -> float | None:
             break
         s = stripped
     s = s.strip()
+    ratio = _RATIO.match(s)
+    if ratio:  # "1:4" is 1/4
+        s = f"{ratio.group(1)}/{ratio.group(2)}"
     if s.endswith("%") or s.endswith("\\%"):
         s = s.rstrip("%").rstrip("\\")
     if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", s):  # 1,000
@@ -437,17 +826,48 @@ class _Parser:
 
 
 def _decimals(text: str) -> int | None:
-    """Decimal places written in a plain decimal number ("18.80" -> 2); None for non-plain numbers."""
-    m = re.search(r"(?<![\d.])\d+\.(\d+)(?![\d.])", text)
-    return len(m.group(1)) if m and to_number(text) is not None and "sqrt" not in _latex_to_plain(text) else None
+    """Decimal places written in a plain decimal number ("18.80" -> 2, "x = 4√2 ≈ 5.66" -> 2); None otherwise."""
+    value = value_text(text) or ""
+    m = re.search(r"(?<![\d.])\d+\.(\d+)(?![\d.])", value)
+    return len(m.group(1)) if m and to_number(value) is not None and "sqrt" not in _latex_to_plain(value) else None
 
 
 def normalize_text(text: str) -> str:
     """Canonical text for comparing non-numeric answers (equations, words): no spaces, no $, unified LaTeX."""
-    s = _latex_to_plain(_DEGREE.sub("", text)).lower()
+    s = _latex_to_plain(_DEGREE.sub("", _normalize_text(text))).lower()
     s = re.sub(r"\^\(([^()]{1,20})\)", r"^\1", s)  # x^(2) -> x^2
     s = re.sub(r"[\s$]", "", s)
-    return s.rstrip(".。")
+    return _fractions_as_division(s).rstrip(".。")
+
+
+def _fractions_as_division(s: str) -> str:
+    """``frac(a)(b)`` as ``a/b``, so ``\\frac{x^2}{81}`` and ``x²/81`` read alike; parentheses around one token go."""
+    for _ in range(20):
+        start = s.find("frac(")
+        numerator_end = _closing_paren(s, start + 4) if start >= 0 else None
+        if numerator_end is None or not s.startswith("(", numerator_end + 1):
+            break
+        denominator_end = _closing_paren(s, numerator_end + 1)
+        if denominator_end is None:
+            break
+        numerator, denominator = s[start + 5 : numerator_end], s[numerator_end + 2 : denominator_end]
+        s = f"{s[:start]}({numerator})/({denominator}){s[denominator_end + 1 :]}"
+    for _ in range(3):  # "(sqrt(3))" -> "sqrt3", "((x+2)^2)" -> "(x+2)^2"
+        s = re.sub(r"\(([a-z0-9.]+(?:\^[a-z0-9]+)?|\([^()]*\)\^[a-z0-9]+)\)", r"\1", s)
+    return s
+
+
+def _closing_paren(s: str, open_index: int) -> int | None:
+    depth = 0
+    for i in range(open_index, min(len(s), open_index + MAX_ANSWER_CHARS)):
+        depth += {"(": 1, ")": -1}.get(s[i], 0)
+        if depth == 0:
+            return i
+    return None
+
+
+# A label before a non-numeric answer (normalized text): "center=", "answer:", "y=", "f(x)=", "y_1=".
+_TEXT_LABEL = re.compile(r"^(?:[a-z]{2,}[a-z]{0,20}|[a-z](?:_?[0-9a-z])?(?:\([a-z]\))?)[=:](?=.)")
 
 
 def values_equal(pred: str, gold: str, answer_type: str = "text", precision: int | None = None) -> tuple[bool, str]:
@@ -466,12 +886,14 @@ def values_equal(pred: str, gold: str, answer_type: str = "text", precision: int
         # 18.8): equal when one is the other rounded to the places it shows.
         for shown, exact in ((pred, g), (gold, p)):
             places = _decimals(shown)
-            if places is not None and abs(to_number(shown) - exact) <= 0.5 * 10**-places + 1e-9:
+            if places is not None and abs(to_number(value_text(shown)) - exact) <= 0.5 * 10**-places + 1e-9:
                 return True, f"{_fmt(p)} = {_fmt(g)} to {places} decimal places"
         return False, f"{_fmt(p)} ≠ {_fmt(g)}"
     if (p is None) != (g is None) and answer_type in ("integer", "float"):
         return False, f"{pred!r} is not a number" if p is None else f"gold {gold!r} is not a number"
-    ok = normalize_text(pred) == normalize_text(gold)
+    p_text, g_text = normalize_text(pred), normalize_text(gold)
+    # A label on one side only: "(20,10)" for "Center = (20,10)", "2x+1" for "y = 2x + 1".
+    ok = p_text == g_text or _TEXT_LABEL.sub("", p_text, 1) == g_text or p_text == _TEXT_LABEL.sub("", g_text, 1)
     return ok, f"text {pred!r} {'matches' if ok else 'differs from'} {gold!r}"
 
 
@@ -482,37 +904,85 @@ def _fmt(x: float) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Letters and judging
 # ---------------------------------------------------------------------------------------------------------------
-_LETTER_HEAD = re.compile(
-    r"^(?:(?:option|choice|选项)[ \t]{0,4})?[(（\[]?(?P<l>[A-H])[)）\]]?(?![A-Za-z0-9])"
-    r"(?P<rest>[ \t]{0,4}(?:[.:：、)）][^\n]*|))$",
-    re.I,
-)
 _LETTER_LIST = re.compile(
     r"^[(（]?[A-H][)）]?(?:[ \t]{0,4}(?:,|，|、|and|和|&|/|[ \t])[ \t]{0,4}[(（]?[A-H][)）]?){1,7}$"
 )
+_CHOICE_HEAD = re.compile(
+    r"^(?P<word>(?i:option|choice|选项)[ \t]{0,4})?(?P<open>[(\[])?(?P<l>[A-Ha-h])(?(open)[)\]]|\)?)"
+    r"(?![A-Za-z0-9])(?P<rest>.*)$",
+    re.S,
+)
+_VALUE_THEN_LETTER = re.compile(
+    r"^(?P<value>[^()\[\]]{1,60}?)[ \t]*[(\[](?:(?i:option|choice)[ \t]{0,4})?(?P<l>[A-H])[)\]]$"
+)
+
+
+@dataclass(frozen=True)
+class ChoiceReference:
+    """What an answer says about the choices: the letter(s) it names, the value it states beside them
+    (``"C (145°)"`` -> ``"145°"``), and whether the letter came as ``A:`` (which some models write for "Answer:")."""
+
+    letters: str
+    value: str | None = None
+    colon: bool = False
+
+
+def choice_reference(answer: str) -> ChoiceReference | None:
+    """The choice(s) an answer names: ``"C"``, ``"(C) 145°"``, ``"C（145°）"``, ``"B: 5"``, ``"option c"``,
+    ``"145° (C)"``, ``"C and D"``; None for an answer that names none ("A right triangle", "145°")."""
+    s = _normalize_text(answer).strip()
+    if _LETTER_LIST.match(s) or re.fullmatch(r"[A-H]{2,8}", s):
+        return ChoiceReference("".join(sorted(set(re.findall(r"[A-H]", s)))))
+    m = _CHOICE_HEAD.match(s)
+    if m:
+        letter, rest = m.group("l"), m.group("rest").strip()
+        bare_rest = rest.strip(" \t.。:：)")
+        # A lower-case letter names a choice after "option"/"choice", or alone ("d"), but "a" alone is too likely
+        # the article.
+        if letter.islower() and not (m.group("word") or (not bare_rest and letter != "a")):
+            return None
+        if not bare_rest:
+            return ChoiceReference(letter.upper())
+        sep = rest[0]
+        if sep in "=≈":
+            return None  # "A = 30°" is the angle at point A
+        if sep in ".:、)":
+            value = rest[1:].strip()
+        elif sep in "([":
+            value = rest
+        elif to_number(rest) is not None:
+            value = rest  # "C 145°", "(C) 145°"
+        else:
+            return None  # "A right triangle", "B is the midpoint of AC"
+        value = _strip_wrappers(value)
+        if value.startswith(("(", "[")) and value.endswith((")", "]")):
+            value = value[1:-1].strip()
+        return ChoiceReference(letter.upper(), value or None, colon=sep == ":")
+    m = _VALUE_THEN_LETTER.match(s)
+    if m:
+        return ChoiceReference(m.group("l"), m.group("value").strip())
+    return None
 
 
 def parse_letters(answer: str, letters: str) -> str | None:
-    """The choice letter(s) an answer names ("C", "(C) 145°", "option c", "C and D"), or None."""
-    if not letters:
+    """The choice letter(s) an answer names ("C", "(C) 145°", "option c", "C and D") when all are among
+    ``letters``, else None."""
+    ref = choice_reference(answer) if letters else None
+    if ref is None or any(c not in letters for c in ref.letters):
         return None
-    s = answer.strip()
-    m = _LETTER_HEAD.match(s)
-    if m:
-        letter = m.group("l").upper()
-        # A lower-case letter counts only after "option"/"choice": "a" alone is an article, not a choice.
-        if m.group("l").islower() and not re.match(r"(?i)(?:option|choice|选项)", s):
-            return None
-        return letter if letter in letters else None
-    if _LETTER_LIST.match(s) or re.fullmatch(r"[A-H]{2,8}", s):
-        found = "".join(sorted(set(re.findall(r"[A-H]", s))))
-        return found if all(c in letters for c in found) else None
-    return None
+    return ref.letters
 
 
 def match_choices(value: str, choices: list[str]) -> str:
     """The letters of the choices whose value equals ``value`` (usually one; "" when none)."""
     return "".join(LETTERS[i] for i, choice in enumerate(choices) if values_equal(value, choice)[0])
+
+
+def _prose_value(value: str) -> str:
+    """A value stated in prose, "The angle is 145°" -> "145°"; the text itself otherwise."""
+    if to_number(value) is not None:
+        return value
+    return _statement_value(value, whole=False) or value
 
 
 def judge(response: str, problem: Problem, protocol: str = "choice") -> Verdict:
@@ -521,6 +991,10 @@ def judge(response: str, problem: Problem, protocol: str = "choice") -> Verdict:
     ``protocol="choice"`` (G-LLaVA's GeoQA scoring): a choice problem is right when the answer names the gold letter,
     directly or through the text of the gold choice. ``protocol="value"`` (R1-V's scoring): the answer's value,
     a named letter being replaced by its choice text, must equal the gold value.
+
+    A letter stated with a value (``"C (145°)"``) must agree with it: when the value is another choice's, the answer
+    is wrong and the reason says they disagree (with duplicate choice values the letter decides). A letter outside
+    the choices (``"(E) 137"`` with four) is no answer.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
@@ -529,37 +1003,71 @@ def judge(response: str, problem: Problem, protocol: str = "choice") -> Verdict:
     ext = extract_answer(response)
     if ext.answer is None:
         return Verdict(False, "no_answer", None, None, ext.method, "no final answer found in the response")
-    answer, letters = ext.answer, problem.letters
-    letter = parse_letters(answer, letters)
-    via = "named"
-    if letter is None and letters:
-        letter = match_choices(answer, problem.choices) or None
-        via = "by its text"
+    if problem.letters:
+        return _judge_choice(ext, problem, protocol)
+    return _judge_free_form(ext, problem)
+
+
+def _verdict(ok: bool, ext: Extraction, letter: str | None, reason: str) -> Verdict:
+    return Verdict(ok, "correct" if ok else "wrong", ext.answer, letter, ext.method, reason)
+
+
+def _judge_choice(ext: Extraction, problem: Problem, protocol: str) -> Verdict:
+    answer, letters, choices = ext.answer, problem.letters, problem.choices
+    ref = choice_reference(answer)
+    letter, via = None, "named"
+    if ref is not None:
+        outside = "".join(c for c in ref.letters if c not in letters)
+        if outside:
+            reason = f"{answer!r} names choice {outside}, which is not among the choices {letters}"
+            return Verdict(False, "no_answer", answer, None, ext.method, reason)
+        letter = ref.letters
+        if ref.value is not None and len(letter) == 1:
+            stated = _prose_value(ref.value)
+            by_value = match_choices(stated, choices)
+            if by_value and letter not in by_value:
+                if ref.colon and letter == "A" and len(by_value) == 1:
+                    letter, via = by_value, "by its text"  # "A: 60°" written for "Answer: 60°"
+                else:
+                    reason = (
+                        f"{answer!r} names choice {letter} ({problem.choice_text(letter)}) but states {stated!r}, "
+                        f"the value of choice {by_value}: they disagree"
+                    )
+                    return _verdict(False, ext, letter, reason)
+    if letter is None:
+        letter, via = match_choices(answer, choices) or None, "by its text"
     gold_letter = problem.answer_letter
 
     if protocol == "choice" and gold_letter is not None:
         if letter is None:
-            return Verdict(False, "wrong", answer, None, ext.method, f"{answer!r} matches none of the choices")
+            return _verdict(False, ext, None, f"{answer!r} matches none of the choices")
         if letter == gold_letter or (len(letter) > 1 and via == "by its text" and gold_letter in letter):
             # Several choices with the same value as the answer: the gold one is among them, so the answer is right.
-            return Verdict(
-                True,
-                "correct",
-                answer,
-                gold_letter,
-                ext.method,
-                f"choice {gold_letter} {via} matches gold {gold_letter}",
-            )
-        return Verdict(False, "wrong", answer, letter, ext.method, f"choice {letter} {via}, gold is {gold_letter}")
+            return _verdict(True, ext, gold_letter, f"choice {gold_letter} {via} matches gold {gold_letter}")
+        return _verdict(False, ext, letter, f"choice {letter} {via}, gold is {gold_letter}")
 
     gold = problem.gold_value
     if gold is None:  # multi-answer letter gold without a value
-        ok = letter == gold_letter
-        return Verdict(
-            ok, "correct" if ok else "wrong", answer, letter, ext.method, f"letters {letter} vs gold {gold_letter}"
-        )
-    value = problem.choice_text(letter) if letter is not None and len(letter) == 1 and via == "named" else answer
-    ok, why = values_equal(value, gold, problem.answer_type if not letters else "text", problem.precision)
-    if letter is not None and via == "named":
-        why = f"choice {letter} = {value!r}: {why}"
-    return Verdict(ok, "correct" if ok else "wrong", answer, letter, ext.method, why)
+        return _verdict(letter == gold_letter, ext, letter, f"letters {letter} vs gold {gold_letter}")
+    named = letter is not None and len(letter) == 1 and via == "named"
+    value = problem.choice_text(letter) if named else answer
+    ok, why = values_equal(value, gold, "text", problem.precision)
+    return _verdict(ok, ext, letter, f"choice {letter} = {value!r}: {why}" if named else why)
+
+
+_GOLD_LETTERS = re.compile(r"[ \t]*\(?[A-H]\)?(?:[ \t]*[,，、\n][ \t]*\(?[A-H]\)?|[ \t]+\(?[A-H]\)?)*[ \t]*")
+_LEADING_LETTER = re.compile(r"(?:(?i:option|choice)[ \t]{0,4})?[(\[]?([A-H])(?:[)\]]|[.:：](?!\d))")
+
+
+def _judge_free_form(ext: Extraction, problem: Problem) -> Verdict:
+    answer, gold = ext.answer, problem.gold_value
+    ref = choice_reference(answer)
+    if _GOLD_LETTERS.fullmatch(gold):  # MathVerse's vision-only versions: a letter gold, the choices in the diagram
+        gold_letters = "".join(sorted(set(re.findall(r"[A-H]", gold))))
+        leading = _LEADING_LETTER.match(answer)
+        named = ref.letters if ref is not None else leading.group(1) if leading else None
+        return _verdict(named == gold_letters, ext, named, f"letters {named} vs gold {gold_letters}")
+    # No choices to name: "(B) 5" / "A: 5" state the value 5.
+    value = _prose_value(ref.value) if ref is not None and ref.value is not None else answer
+    ok, why = values_equal(value, gold, problem.answer_type, problem.precision)
+    return _verdict(ok, ext, None, why)
