@@ -13,9 +13,10 @@ Usage:
         --predictions ../shared/data/geoqa/gllava7b_test_outputs.jsonl --out runs/gllava7b_geoqa
 
 PREDS.jsonl holds one ``{"id": "<problem id>", "response": "<raw model text>"}`` per line. Benchmarks: geoqa,
-mathvista_geo, geometry3k, mathverse (``--data`` points at another copy or a Hugging Face dataset id). Writes
-OUT/responses.jsonl (model runs; a rerun resumes it), OUT/samples.jsonl, OUT/summary.json, OUT/issues.txt and the
-reports, and prints a table.
+mathvista_geo, geometry3k, mathverse, geosynth (``--data`` points at another copy: a file, a benchmark's standard
+directory such as ``../shared/data/geoqa``, or a Hugging Face dataset id). Writes OUT/responses.jsonl (model runs; a
+rerun resumes it), OUT/samples.jsonl, OUT/summary.json, OUT/issues.txt and the reports, and prints a table and the
+ids of problems without a prediction, failed, or answered without their unreadable image.
 """
 
 import logging
@@ -40,10 +41,14 @@ def main():
         where = f"{config.out}/{s['bench']}" if config.bench == "all" else config.out
         if s["issues"]:
             print(f"{s['bench']}: {s['issues']} input issues, listed in {where}/issues.txt")
-        for status, ids in (("had no prediction", s["missing_ids"]), ("failed (image or generation)", s["error_ids"])):
+        for status, ids in (
+            ("had no prediction and count as wrong", s["missing_ids"]),
+            ("failed (image or generation) and count as wrong", s["error_ids"]),
+            ("had an unreadable image, were asked without it and are scored", s.get("text_only_ids", [])),
+        ):
             if ids:
                 print(
-                    f"{s['bench']}: {len(ids)} problems {status} and count as wrong: {', '.join(ids[:20])}"
+                    f"{s['bench']}: {len(ids)} problems {status}: {', '.join(ids[:20])}"
                     + (" ..." if len(ids) > 20 else "")
                 )
     print(f"wrote {config.out}")

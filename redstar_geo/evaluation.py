@@ -13,9 +13,12 @@ Usage::
 The stages persist separately, so each can be redone alone: ``OUT/responses.jsonl`` (generation; appended as batches
 finish, resumed on rerun), ``OUT/extractions.jsonl`` (LLM answer extraction, when asked for; cached), then
 ``OUT/samples.jsonl`` (one line per problem: id, extracted answer, correct, status, reason), ``OUT/summary.json`` and
-``OUT/issues.txt`` (every bad input line, by file and line). Rerunning with a changed judge re-scores from the stored
-responses without generating again. A problem without a prediction counts as wrong (status ``missing``), one whose
-generation failed or whose image could not be read counts as wrong with status ``error``; both are listed.
+``OUT/issues.txt`` (every bad input line, by file and line, and every unreadable image). Rerunning with a changed
+judge re-scores from the stored responses without generating again. A problem without a prediction counts as wrong
+(status ``missing``), one whose generation failed or whose image could not be read counts as wrong with status
+``error``; both are listed. With ``--missing_image text_only`` a problem whose image could not be read is asked
+without it and scored on that answer; the summary counts these apart (``text_only``, ``text_only_ids``) and each
+sample says so (``"text_only": true`` and the image ``error``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from redstar_geo.benchmarks import BENCHMARKS, get_benchmark
-from redstar_geo.jsonl import DataError, IssueLog, append_jsonl, iter_jsonl, read_json, write_json, write_jsonl
+from redstar_geo.jsonl import (
+    DataError,
+    IssueLog,
+    append_jsonl,
+    iter_jsonl,
+    read_json,
+    replace_surrogates,
+    write_json,
+    write_jsonl,
+    write_text,
+)
 from redstar_geo.judge import PROTOCOLS, judge
 from redstar_geo.schema import Problem
 
@@ -100,6 +113,13 @@ class EvalConfig:
             raise ValueError("--extractor llm needs --extractor_model")
         if self.limit is not None and self.limit < 1:
             raise ValueError("--limit must be >= 1")
+        # Checked now, not when the first results are written: a model run would otherwise generate a chunk first.
+        existing = next((p for p in (Path(self.out), *Path(self.out).parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise ValueError(
+                f"--out {self.out}: {existing} is an existing file, not a directory; --out names the output "
+                "directory, so choose another path or remove the file"
+            )
 
     @property
     def benches(self) -> list[str]:
@@ -140,7 +160,10 @@ def load_predictions(path: str | Path, fmt: str, known_ids: set[str], issues: Is
         if rid in predictions:
             issues.add(path, line, rid, "duplicate prediction; kept the first")
             continue
-        predictions[rid] = response
+        fixed = replace_surrogates(response)
+        if fixed is not response:
+            issues.add(path, line, rid, f"{response_key!r} has lone surrogates (invalid Unicode); scored with U+FFFD")
+        predictions[rid] = fixed
     return predictions
 
 
@@ -152,6 +175,8 @@ def _generation_fields(record: dict | None) -> dict:
         fields["response_tokens"] = record["n_tokens"][0]
     if record.get("error"):
         fields["error"] = record["error"]
+    if record.get("text_only") and record.get("responses"):
+        fields["text_only"] = True  # answered without its unreadable image (--missing_image text_only)
     return fields
 
 
@@ -229,6 +254,9 @@ def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[
         "errors": counts["error"],
         "missing_ids": [s["id"] for s in samples if s["status"] == "missing"],
         "error_ids": [s["id"] for s in samples if s["status"] == "error"],
+        # Answered without their diagram (its image could not be read), and scored: already in correct/wrong/no_answer.
+        "text_only": sum(bool(s.get("text_only")) for s in samples),
+        "text_only_ids": [s["id"] for s in samples if s.get("text_only")],
         "truncated": sum(s.get("finish_reason") == "length" for s in samples),
         "mean_response_chars": round(sum(s["response_chars"] for s in answered) / len(answered), 1) if answered else 0,
         "extraction_methods": dict(Counter(s["method"] for s in samples if s["status"] not in ("missing", "error"))),
@@ -299,7 +327,7 @@ def llm_extract(
         ]
         records = []
         for p, gen in zip(todo, backend.generate(requests), strict=True):
-            answer = None if gen.error else gen.texts[0].strip()
+            answer = None if gen.error else replace_surrogates(gen.texts[0]).strip()
             records.append(
                 {"id": p.id, "answer": None if answer in (None, "", "NONE") else answer, "error": gen.error}
             )
@@ -319,7 +347,8 @@ def evaluate_benchmark(name: str, config: EvalConfig, backend=None, gen_config=N
     if config.limit:
         problems = problems[: config.limit]
     if not problems:
-        raise DataError(f"{data}: no {name} problems could be loaded")
+        first = "".join(f"\n  {issue}" for issue in issues[:3]) + ("\n  ..." if len(issues) > 3 else "")
+        raise DataError(f"{data}: no {name} problems could be loaded" + (f"; issues:{first}" if issues else ""))
     generations = {}
     extra = {"data": str(data)}
     if backend is not None:
@@ -334,6 +363,15 @@ def evaluate_benchmark(name: str, config: EvalConfig, backend=None, gen_config=N
             chunk_size=gen_config.save_every,
             issues=issues,
         )
+        for problem in problems:  # from the stored records, so a resumed run lists them all again
+            record = generations[problem.id]
+            if record.get("image_error"):
+                what = (
+                    "asked without the image (--missing_image text_only)"
+                    if record.get("text_only")
+                    else "not asked; counts as an error (--missing_image text_only would ask without the image)"
+                )
+                issues.add(data, None, problem.id, f"{record['image_error']}; {what}")
         predictions = {rid: rec["responses"] for rid, rec in generations.items() if rec["responses"]}
         extra.update(model=gen_config.model, backend=gen_config.backend)
     else:
@@ -347,7 +385,7 @@ def evaluate_benchmark(name: str, config: EvalConfig, backend=None, gen_config=N
     summary = summarize(name, protocol, problems, samples, **extra, issues=len(issues))
     write_jsonl(out / "samples.jsonl", samples)
     write_json(out / "summary.json", summary)
-    (out / "issues.txt").write_text("".join(f"{issue}\n" for issue in issues), encoding="utf-8")
+    write_text(out / "issues.txt", "".join(f"{issue}\n" for issue in issues))
     write_json(out / "config.json", {**asdict(config), **({"generation": asdict(gen_config)} if gen_config else {})})
     if config.report:
         from redstar_geo.reports import write_reports

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from redstar_geo.images import ImageLoadError
 from redstar_geo.import_utils import require
-from redstar_geo.jsonl import IssueLog, append_jsonl, iter_jsonl, write_jsonl
+from redstar_geo.jsonl import IssueLog, append_jsonl, iter_jsonl, replace_surrogates, write_jsonl
 from redstar_geo.schema import Problem
 
 logger = logging.getLogger(__name__)
@@ -345,8 +345,10 @@ def generate_responses(
 ) -> dict[str, dict]:
     """Generate for every problem not yet in ``path`` and append; return ``{id: record}`` for all problems.
 
-    A record is ``{"id", "prompt", "responses", "finish_reasons", "n_tokens", "error"}``. A problem whose image cannot
-    be read gets ``error`` set and, unless ``missing_image="text_only"``, no responses.
+    A record is ``{"id", "prompt", "responses", "finish_reasons", "n_tokens", "error", "image_error", "text_only"}``.
+    A problem whose image cannot be read gets ``error`` and ``image_error`` set and, unless
+    ``missing_image="text_only"`` (then ``text_only`` is true), no responses. Lone surrogates in generated text
+    (invalid Unicode, which UTF-8 cannot store) are replaced with U+FFFD and reported in ``issues``.
     """
     path = Path(path)
     issues = IssueLog() if issues is None else issues
@@ -375,6 +377,8 @@ def generate_responses(
                 "finish_reasons": [],
                 "n_tokens": None,
                 "error": error,
+                "image_error": error,
+                "text_only": error is not None and missing_image == "text_only",
             }
             if error is None or missing_image == "text_only":
                 requests.append(Request(problem.id, prompt, image))
@@ -382,7 +386,10 @@ def generate_responses(
         for rid, gen in zip(owners, backend.generate(requests) if requests else [], strict=True):
             rec = records[rid]
             if not gen.error:
-                rec.update(responses=gen.texts, finish_reasons=gen.finish_reasons, n_tokens=gen.n_tokens)
+                texts = [replace_surrogates(text) for text in gen.texts]
+                if any(fixed is not text for fixed, text in zip(texts, gen.texts, strict=True)):
+                    issues.add(path, None, rid, "response has lone surrogates (invalid Unicode); stored with U+FFFD")
+                rec.update(responses=texts, finish_reasons=gen.finish_reasons, n_tokens=gen.n_tokens)
             else:
                 rec["error"] = (rec["error"] + "; " if rec["error"] else "") + f"generation: {gen.error}"
         append_jsonl(path, [records[p.id] for p in chunk])

@@ -2,7 +2,11 @@
 
 Readers never stop at the first bad line: they record an :class:`Issue` (file, line, id, message) in an
 :class:`IssueLog` and go on, so a run reports every problem at once and loses nothing already done. Writers either
-append and flush (resumable stages) or replace a file atomically (summaries).
+append and flush (resumable stages) or replace a file atomically (summaries, reports).
+
+JSON can carry text that UTF-8 cannot: a lone surrogate (``"\\ud800"`` without its pair). Code that takes in outside
+text (predictions, model outputs) passes it through :func:`replace_surrogates` and records an issue; the writers
+here replace any that slip through as well, so no output file is ever left half-written by one bad character.
 """
 
 from __future__ import annotations
@@ -10,12 +14,25 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (the replacement character), so it can be written as
+    UTF-8; surrogate pairs become the character they encode. Returns ``text`` itself when it has none (the usual,
+    cheap case); ``result is not text`` tells a caller that something was replaced."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 class DataError(ValueError):
@@ -79,6 +96,22 @@ def read_json(path: str | Path) -> Any:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} at column {exc.colno}") from None
 
 
+def _encodable(text: str, path: Path) -> str:
+    fixed = replace_surrogates(text)
+    if fixed is not text:  # the text's entry point should have replaced and reported them
+        logger.warning("%s: lone surrogates (invalid Unicode) written as U+FFFD", path)
+    return fixed
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text`` as UTF-8 (lone surrogates become U+FFFD)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(_encodable(text, path), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
     """Replace ``path`` atomically with one JSON object per line."""
     path = Path(path)
@@ -86,25 +119,22 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.write(_encodable(json.dumps(record, ensure_ascii=False), path) + "\n")
     os.replace(tmp, path)
 
 
 def write_json(path: str | Path, value: Any) -> None:
     """Replace ``path`` atomically with pretty-printed JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
 
 def append_jsonl(path: str | Path, records: Iterable[dict]) -> None:
     """Append records and flush, so a killed run keeps every line written before it died."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Encode every line before writing any, so a record that cannot be written never leaves half a chunk behind.
+    lines = "".join(_encodable(json.dumps(record, ensure_ascii=False), path) + "\n" for record in records)
     with path.open("a", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.write(lines)
         f.flush()
         os.fsync(f.fileno())

@@ -24,7 +24,7 @@ from pathlib import Path
 from redstar_geo.benchmarks import get_benchmark
 from redstar_geo.images import ImageLoadError
 from redstar_geo.import_utils import is_available, require
-from redstar_geo.jsonl import IssueLog, iter_jsonl, read_json
+from redstar_geo.jsonl import IssueLog, iter_jsonl, read_json, write_text
 from redstar_geo.schema import Problem
 
 logger = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def write_html_report(run_dir: str | Path, problems: list[Problem], responses: d
         f'<div id="filters">show: {buttons}</div>\n{body}\n</body></html>\n'
     )
     out = run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    write_text(out, page)
     return out
 
 
@@ -347,7 +347,7 @@ def write_reports(run_dir: str | Path, problems: list[Problem], responses: dict[
     run_dir = Path(run_dir)
     summary = load_summary(run_dir)
     md = run_dir / "report.md"
-    md.write_text(markdown_table([run_dir]) + "\n" + breakdown_tables(summary), encoding="utf-8")
+    write_text(md, markdown_table([run_dir]) + "\n" + breakdown_tables(summary))
     paths = {"html": write_html_report(run_dir, problems, responses), "markdown": md}
     # An evaluation must not fail at its last step because the optional plotting extra is missing.
     if not is_available("matplotlib"):

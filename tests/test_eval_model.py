@@ -75,6 +75,9 @@ def test_unreadable_image_is_marked_not_skipped(tiny_model, geoqa_with_images, t
     assert summary["errors"] == 1 and summary["error_ids"] == ["1"] and summary["n"] == 4
     sample = next(json.loads(s) for s in (tmp_path / "o/samples.jsonl").read_text().splitlines() if '"1"' in s)
     assert sample["status"] == "error" and "not an image" in sample["reason"]
+    issues = (tmp_path / "o/issues.txt").read_text()
+    assert f"{geoqa_with_images}: id '1': image: " in issues and "not asked; counts as an error" in issues
+    assert summary["text_only"] == 0
 
 
 def test_killed_run_resumes_to_the_same_samples(tiny_model, tmp_path):
@@ -216,3 +219,66 @@ def test_llm_extractor_only_where_rules_find_nothing_and_cached(assets, tmp_path
     assert FakeExtractor.calls == 2 and summary["correct"] == 2
     summary = run_evaluation(config)  # the server is gone: the cached extractions are reused
     assert summary["correct"] == 2 and FakeExtractor.calls == 2
+
+
+def test_text_only_problems_are_counted_and_listed(tiny_model, geoqa_with_images, tmp_path):
+    """--missing_image text_only: an unreadable and a missing diagram are asked without, scored, and reported."""
+    (geoqa_with_images.parent / "test" / "1.png").write_bytes(b"not a png")
+    (geoqa_with_images.parent / "test" / "2.png").unlink()
+    out = tmp_path / "o"
+    result = run_script(
+        "eval/run.py",
+        "--bench",
+        "geoqa",
+        "--data",
+        str(geoqa_with_images.parent),
+        "--model",
+        tiny_model,
+        "--max_new_tokens",
+        "4",
+        "--missing_image",
+        "text_only",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["text_only"], summary["text_only_ids"], summary["errors"], summary["n"]) == (2, ["1", "2"], 0, 4)
+    assert summary["correct"] + summary["wrong"] + summary["no_answer"] == 4  # all four are scored
+    samples = {s["id"]: s for s in map(json.loads, (out / "samples.jsonl").read_text().splitlines())}
+    assert samples["1"]["text_only"] and "not an image" in samples["1"]["error"]
+    assert "text_only" not in samples["0"]
+    issues = (out / "issues.txt").read_text().splitlines()
+    assert len(issues) == 2 and summary["issues"] == 2
+    assert issues[0].startswith(f"{geoqa_with_images.parent}: id '1': image: ") and "not an image" in issues[0]
+    assert "2.png: file not found" in issues[1]
+    assert issues[1].endswith("asked without the image (--missing_image text_only)")
+    assert "geoqa: 2 problems had an unreadable image, were asked without it and are scored: 1, 2" in result.stdout
+
+
+class SurrogateServer(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server whose answers hold a lone surrogate, as JSON lets a buggy server send."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        # json.dumps escapes the lone surrogate as \ud800: valid JSON that no UTF-8 file can hold once decoded.
+        FakeChatServer._send(self, 200, FakeChatServer._completion("odd \ud800 bytes. Answer: D", "stop"))
+
+
+def test_lone_surrogate_in_a_model_response_is_stored_and_reported(geoqa_with_images, tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SurrogateServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    gen = GenerationConfig(backend="openai", model="m", api_base=f"http://127.0.0.1:{server.server_port}/v1")
+    try:
+        summary = run_evaluation(EvalConfig(bench="geoqa", data=str(geoqa_with_images), out=str(tmp_path / "o")), gen)
+    finally:
+        server.shutdown()
+    records = [json.loads(line) for line in (tmp_path / "o/responses.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["responses"] for r in records] == [["odd \ufffd bytes. Answer: D"]] * 4
+    issues = (tmp_path / "o/issues.txt").read_text(encoding="utf-8")
+    assert f"{tmp_path / 'o/responses.jsonl'}: id '0': response has lone surrogates" in issues
+    assert summary["correct"] == 1 and summary["issues"] == 4
+    assert "odd \ufffd bytes" in (tmp_path / "o/report.html").read_text(encoding="utf-8")

@@ -3,8 +3,9 @@
 import json
 
 import pytest
-from conftest import run_script
+from conftest import ASSETS, run_script
 
+from redstar_geo.benchmarks import get_benchmark
 from redstar_geo.evaluation import EvalConfig, run_evaluation
 
 
@@ -31,6 +32,11 @@ def test_gllava7b_geoqa_scores_its_published_64_19(shared_data, tmp_path):
     assert "64.19%" in result.stdout
     samples = read_samples(tmp_path)
     assert len(samples) == 754 and {"id", "extracted", "correct", "reason"} <= set(samples[0])
+    # The same verdict on every sample as G-LLaVA's own script (frozen when the judge first matched it), so a judge
+    # change that trades one sample for another cannot hide behind an unchanged total.
+    frozen = json.loads((ASSETS / "geoqa/gllava7b_verdicts.json").read_text())
+    changed = {s["id"]: (frozen[s["id"]], s["status"]) for s in samples if s["status"] != frozen[s["id"]]}
+    assert not changed, changed
 
 
 def test_value_protocol_on_r1v_form(assets, tmp_path):
@@ -174,3 +180,96 @@ def test_other_benchmarks_score(bench, fmt, assets, tmp_path):
         )
     )
     assert summary["correct"] == 2 and summary["wrong"] == 0
+
+
+def test_benchmark_directory_as_data(shared_data, tmp_path):
+    """--data given the benchmark's standard directory, or G-LLaVA's gold-letters file, scores like the default."""
+    for i, data in enumerate((shared_data / "geoqa", shared_data / "geoqa/test_answers.jsonl")):
+        result = run_script(
+            "eval/run.py",
+            "--bench",
+            "geoqa",
+            "--data",
+            str(data),
+            "--predictions_format",
+            "gllava",
+            "--predictions",
+            str(shared_data / "geoqa/gllava7b_test_outputs.jsonl"),
+            "--report",
+            "false",
+            "--out",
+            str(tmp_path / str(i)),
+        )
+        assert result.returncode == 0, result.stderr
+        summary = json.loads((tmp_path / str(i) / "summary.json").read_text())
+        assert (summary["n"], summary["correct"], summary["accuracy"], summary["issues"]) == (754, 484, 64.19, 0)
+
+
+@pytest.mark.parametrize(
+    "bench, directory, pred_id",
+    [("mathvista_geo", "mathvista", "5"), ("mathverse", "mathverse", "1"), ("geometry3k", "geometry3k", "2401")],
+)
+def test_other_benchmark_directories_as_data(bench, directory, pred_id, shared_data, tmp_path):
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": pred_id, "response": "Answer: 1"}) + "\n")
+    summary = run_evaluation(
+        EvalConfig(bench=bench, data=str(shared_data / directory), predictions=str(preds), out=str(tmp_path / "o"))
+    )
+    assert summary["n"] == get_benchmark(bench).expected_count and summary["issues"] == 0
+
+
+def test_unknown_data_directory_is_a_clean_error(tmp_path):
+    result = run_script(
+        "eval/run.py",
+        "--bench",
+        "mathvista_geo",
+        "--data",
+        str(tmp_path),
+        "--predictions",
+        str(tmp_path / "p.jsonl"),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"error: {tmp_path}: no mathvista_geo data in this directory; looked for testmini.json" in result.stderr
+    assert "data/testmini-*.parquet" in result.stderr and "save_to_disk" in result.stderr
+
+
+def test_lone_surrogate_in_a_prediction_is_reported_and_the_run_finishes(assets, tmp_path):
+    preds = tmp_path / "preds.jsonl"
+    # JSON escapes of a lone surrogate (valid JSON, but no UTF-8 encodes it) and of a proper pair (an emoji)
+    preds.write_text(
+        '{"id": "0", "response": "abc \\ud800 Answer: D"}\n{"id": "1", "response": "\\ud83d\\ude00 Answer: C"}\n'
+    )
+    out = tmp_path / "out"
+    result = run_script(
+        "eval/run.py",
+        "--bench",
+        "geoqa",
+        "--data",
+        str(assets / "geoqa/test_questions.jsonl"),
+        "--predictions",
+        str(preds),
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    issues = (out / "issues.txt").read_text(encoding="utf-8").splitlines()
+    assert issues == [f"{preds}:1: id '0': 'response' has lone surrogates (invalid Unicode); scored with U+FFFD"]
+    by_id = {s["id"]: s for s in read_samples(out)}
+    assert by_id["0"]["correct"] and by_id["1"]["extracted"] == "C"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "abc \ufffd Answer: D" in page and "\U0001f600 Answer: C" in page
+    assert "| geoqa |" in (out / "report.md").read_text(encoding="utf-8")
+    assert json.loads((out / "summary.json").read_text())["issues"] == 1
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(assets, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("someone's file")
+    for out in (taken, taken / "sub"):
+        with pytest.raises(ValueError, match=f"{taken} is an existing file, not a directory"):
+            EvalConfig(bench="geoqa", predictions="p.jsonl", out=str(out))
+    result = run_script("eval/run.py", "--bench", "geoqa", "--predictions", "p.jsonl", "--out", str(taken))
+    assert result.returncode != 0 and "is an existing file" in result.stderr and "Traceback" not in result.stderr
+    assert taken.read_text() == "someone's file"

@@ -1,11 +1,14 @@
 """Every benchmark loader on small fixtures of each format, and on the whole bundled files."""
 
+import importlib
 import json
+import shutil
 from collections import Counter
 
 import pytest
 
 from redstar_geo.benchmarks import BENCHMARKS, get_benchmark
+from redstar_geo.benchmarks.common import SAVED_DATASET, find_data, is_hub_id
 from redstar_geo.benchmarks.geometry3k import load_geometry3k
 from redstar_geo.benchmarks.geoqa import load_geoqa, split_question_text
 from redstar_geo.benchmarks.mathverse import load_mathverse
@@ -141,6 +144,14 @@ def test_mathverse_sample(assets):
     assert set(errors) == {"99"} and "99.png: file not found" in errors["99"]
 
 
+def test_mathverse_lower_case_gold_letter(tmp_path):
+    record = {"pid": "7", "question": "Which is it?", "choices": ["A:1", "B:2", "C:3", "D:4"], "answer": "d"}
+    path = tmp_path / "testmini.json"
+    path.write_text(json.dumps([{**record, "question_type": "multi_choice", "metadata": {}}]))
+    (problem,) = load_mathverse(str(path))
+    assert (problem.answer_letter, problem.choices) == ("D", ["1", "2", "3", "4"])
+
+
 def test_bad_records_are_reported_not_fatal(tmp_path, assets):
     q = tmp_path / "test_questions.jsonl"
     lines = (assets / "geoqa/test_questions.jsonl").read_text().splitlines()
@@ -188,3 +199,142 @@ def test_bundled_counts_in_detail(shared_data):
     errors = check_images(verse)
     assert list(errors) == ["99"]  # the one diagram missing from the source; 604 real diagrams load
     assert len({p.image for p in verse if p.image}) - len(errors) == 604
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A benchmark's standard directory as the data path (common.find_data and each unit's DATA_LAYOUTS)
+# ---------------------------------------------------------------------------------------------------------------
+def _copy(src, dst_dir, *names):
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(src / name, dst_dir / name)
+    return dst_dir
+
+
+def test_geoqa_directory_layouts(assets, tmp_path):
+    by_file = load_geoqa(str(assets / "geoqa/test_questions.jsonl"))
+    both = _copy(assets / "geoqa", tmp_path / "both", "test_questions.jsonl", "test_answers.jsonl")
+    _copy(assets / "geoqa", both, "r1v_test_prompts.jsonl")
+    problems = load_geoqa(str(both))  # both forms there: G-LLaVA's (with gold letters) is read
+    assert [(p.id, p.answer_letter, p.choices) for p in problems] == [
+        (p.id, p.answer_letter, p.choices) for p in by_file
+    ]
+    assert problems[0].image == str(both / "test/0.png")  # relative to the directory, as for the file
+    # G-LLaVA's gold letters file names the same problems, read with the questions beside it
+    answers = load_geoqa(str(both / "test_answers.jsonl"))
+    assert [(p.id, p.answer_letter, p.image) for p in answers] == [(p.id, p.answer_letter, p.image) for p in problems]
+    r1v = load_geoqa(str(_copy(assets / "geoqa", tmp_path / "r1v", "r1v_test_prompts.jsonl")))
+    assert r1v[0].choices == [] and r1v[0].answer == "140°" and r1v[0].image == str(tmp_path / "r1v/test/0.png")
+    original = load_geoqa(str(assets / "geoqa_original"))  # json/ + image/
+    assert [p.id for p in original] == ["0", "1"] and original[0].load_image().size == (64, 48)
+
+
+def test_geoqa_answers_without_questions_is_a_clear_error(assets, tmp_path):
+    lonely = _copy(assets / "geoqa", tmp_path, "test_answers.jsonl") / "test_answers.jsonl"
+    with pytest.raises(DataError, match="gold letters only; its questions file test_questions.jsonl was not found"):
+        load_geoqa(str(lonely))
+
+
+def test_mathvista_directory_layouts(assets, tmp_path):
+    by_file = load_mathvista_geo(str(assets / "mathvista/testmini.json"))
+    problems = load_mathvista_geo(str(assets / "mathvista"))
+    assert [p.to_dict() for p in problems] == [p.to_dict() for p in by_file]
+    assert problems[0].image == str(assets / "mathvista/images/3.jpg")
+
+
+def test_mathvista_hub_snapshot_directory(assets, tmp_path):
+    """An AI4Math/MathVista snapshot: data/testmini-*.parquet (one shard) beside data/test-*.parquet (two)."""
+    datasets = pytest.importorskip("datasets")
+    records = list(json.loads((assets / "mathvista/testmini.json").read_text()).values())
+    columns = ("pid", "question", "image", "choices", "unit", "precision", "answer", "question_type", "answer_type")
+
+    rows = {k: [r[k] for r in records] for k in columns}
+    rows["metadata"] = [r["metadata"] for r in records]
+    testmini = datasets.Dataset.from_dict(rows)
+    test = testmini.map(lambda row: {"pid": "t" + row["pid"]})  # the same schema, as real shards have
+    (tmp_path / "data").mkdir()
+    testmini.to_parquet(str(tmp_path / "data/testmini-00000-of-00001-725687bf.parquet"))
+    test.select(range(2)).to_parquet(str(tmp_path / "data/test-00000-of-00002-aaa.parquet"))
+    test.select(range(2, len(test))).to_parquet(str(tmp_path / "data/test-00001-of-00002-bbb.parquet"))
+    expected = {p.id for p in load_mathvista_geo(str(assets / "mathvista/testmini.json"))}
+    assert {p.id for p in load_mathvista_geo(str(tmp_path))} == expected
+    assert {p.id for p in load_mathvista_geo(str(tmp_path), split="test")} == {f"t{i}" for i in expected}
+
+
+def test_mathverse_directory_layouts(assets, tmp_path):
+    problems = load_mathverse(str(assets / "mathverse"))
+    assert len(problems) == len(load_mathverse(str(assets / "mathverse/testmini_sample.json")))
+    assert next(p for p in problems if p.id == "1").image == str(assets / "mathverse/images/1.png")
+    # MathVerse's own testmini.json (a list) is preferred to the sample when both are there
+    official = tmp_path / "testmini.json"
+    official.write_text(
+        json.dumps(
+            [
+                {
+                    "sample_index": "7",
+                    "problem_version": "Vision Only",
+                    "question": "Find x.",
+                    "image": "7.png",
+                    "answer": "3",
+                    "question_type": "free_form",
+                },
+            ]
+        )
+    )
+    shutil.copy(assets / "mathverse/testmini_sample.json", tmp_path)
+    [p] = load_mathverse(str(tmp_path))
+    assert (p.id, p.answer, p.image) == ("7", "3", str(tmp_path / "images/7.png"))
+
+
+def test_geometry3k_directory_layouts(assets, tmp_path):
+    problems = load_geometry3k(str(assets / "geometry3k"))
+    assert [p.id for p in problems] == [p.id for p in load_geometry3k(str(assets / "geometry3k/test.jsonl"))]
+    assert problems[0].image == str(assets / "geometry3k/Geometry3K/test/2401/img_diagram.png")
+    for path in (assets / "intergps", assets / "intergps/test"):  # the InterGPS root (test/ inside) or test/ itself
+        intergps = load_geometry3k(str(path))
+        assert [p.id for p in intergps] == ["2401", "2402"] and intergps[0].load_image().size == (64, 48)
+
+
+def test_geosynth_directory(tmp_path):
+    from redstar_geo.geosynth.dataset import write_problem_set
+
+    write_problem_set(tmp_path / "gs", 3, progress=False)
+    problems = get_benchmark("geosynth").load(str(tmp_path / "gs"), None, IssueLog())
+    assert len(problems) == 3 and problems[0].load_image().size[0] > 0
+
+
+@pytest.mark.parametrize("name", list(BENCHMARKS))
+def test_unknown_directory_lists_what_was_looked_for(name, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a benchmark")
+    with pytest.raises(DataError, match=f"no {name} data in this directory; looked for") as info:
+        BENCHMARKS[name].load(str(tmp_path), None, IssueLog())
+    module = importlib.import_module(f"redstar_geo.benchmarks.{name}")
+    split = {"mathvista_geo": "testmini", "geometry3k": "test"}.get(name)
+    for pattern, _ in module.DATA_LAYOUTS:
+        assert (pattern.format(split=split) if pattern != SAVED_DATASET[0] else "save_to_disk") in str(info.value)
+
+
+def test_find_data_passes_other_paths_through(tmp_path):
+    assert find_data("owner/name", "geoqa", ()) == "owner/name"
+    assert find_data(str(tmp_path / "x.jsonl"), "geoqa", ()) == str(tmp_path / "x.jsonl")
+    assert not is_hub_id("geoqa/test_questons.jsonl")  # a mistyped local file, not a dataset id
+
+
+def test_unreadable_hf_dataset_is_a_data_error(tmp_path):
+    pytest.importorskip("datasets")
+    bad = tmp_path / "testmini.parquet"
+    bad.write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match="testmini.parquet: could not be read as a Hugging Face dataset"):
+        load_mathvista_geo(str(bad))
+
+
+@pytest.mark.parametrize(
+    "name, directory",
+    [("geoqa", "geoqa"), ("mathvista_geo", "mathvista"), ("geometry3k", "geometry3k"), ("mathverse", "mathverse")],
+)
+def test_bundled_directories_load_like_the_default_files(name, directory, shared_data):
+    bench = get_benchmark(name)
+    issues = IssueLog()
+    problems = bench.load(str(shared_data / directory), None, issues)
+    assert not issues
+    assert [p.to_dict() for p in problems] == [p.to_dict() for p in bench.load_default()]

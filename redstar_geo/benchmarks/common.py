@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,48 @@ def check_unique(problems: list[Problem], issues: IssueLog, where: str) -> list[
     return kept
 
 
+# A ``layouts`` entry of :func:`find_data` that matches a ``datasets`` ``save_to_disk`` directory.
+SAVED_DATASET = ("(save_to_disk)", "a Hugging Face save_to_disk directory (dataset_info.json or dataset_dict.json)")
+
+
+def find_data(path: str, bench: str, layouts: Sequence[tuple[str, str]], split: str | None = None) -> str:
+    """Where a benchmark's data is when ``path`` is a directory; any other path is returned as it is.
+
+    Each benchmark unit passes its standard layouts, in order of preference, as ``(pattern, description)`` pairs;
+    the first that matches in the directory decides what is returned:
+
+    - a file name (``test.jsonl``) or folder (``json/``): that file or folder;
+    - a glob of shards (``data/{split}-*.parquet``): the glob itself, which ``datasets`` reads as one set of files;
+    - a glob that starts with a wildcard (``*.json``, ``*/data.json``): it describes the directory's own entries,
+      so the directory itself is returned;
+    - :data:`SAVED_DATASET`: the directory itself, when ``datasets`` wrote it with ``save_to_disk``.
+
+    ``{split}`` in a pattern is replaced by ``split``. A directory that matches none is a :class:`DataError` that
+    lists every layout looked for, so a wrong ``--data`` says what would have worked.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        return path
+    tried = []
+    for pattern, description in layouts:
+        if pattern == SAVED_DATASET[0]:
+            tried.append(description)
+            if is_saved_dataset(directory):
+                return path
+            continue
+        pattern = pattern.format(split=split)
+        tried.append(f"{pattern} ({description})")
+        target, wildcard = directory / pattern, any(c in pattern for c in "*?[")
+        if wildcard and next(directory.glob(pattern), None) is not None:
+            return path if pattern[0] in "*?[" else str(target)
+        if not wildcard and (target.is_dir() if pattern.endswith("/") else target.is_file()):
+            return str(target)
+    raise DataError(
+        f"{path}: no {bench} data in this directory; looked for " + "; ".join(tried) + ". Point the data path at "
+        "one of these, or at a file in a form the loader reads"
+    )
+
+
 def is_saved_dataset(path: str | Path) -> bool:
     """A directory written by ``datasets``' ``save_to_disk``."""
     p = Path(path)
@@ -115,22 +157,35 @@ def is_hf_dataset(path: str) -> bool:
 
 
 def is_hub_id(path: str) -> bool:
-    """``owner/name`` that is not an existing local path: a Hugging Face dataset id."""
-    return not Path(path).exists() and path.count("/") == 1 and not path.startswith((".", "/"))
+    """``owner/name`` that is not an existing local path nor a data file name: a Hugging Face dataset id."""
+    return (
+        not Path(path).exists()
+        and path.count("/") == 1
+        and not path.startswith((".", "/"))
+        and Path(path).suffix not in (".json", ".jsonl", ".parquet", ".arrow")  # a mistyped local file
+    )
 
 
 def load_hf_rows(path: str, split: str | None):
-    """Rows of a Hugging Face dataset: a hub id, a ``save_to_disk`` directory, or a parquet/json file."""
+    """Rows of a Hugging Face dataset: a hub id, a ``save_to_disk`` directory, or a parquet/arrow file or glob of
+    shards (``data/testmini-*.parquet``). Whatever ``datasets`` fails on is a :class:`DataError` naming ``path``."""
     datasets = require("datasets", extra="train", feature="loading Hugging Face datasets")
     p = Path(path)
-    if is_saved_dataset(p):
-        ds = datasets.load_from_disk(str(p))
-    elif p.suffix in (".parquet", ".arrow"):
-        ds = datasets.load_dataset(p.suffix.lstrip("."), data_files=str(p))
-    else:
-        ds = datasets.load_dataset(path)
+    local = p.exists() or p.suffix in (".parquet", ".arrow")  # a glob of shards does not exist as one path
+    try:
+        if is_saved_dataset(p):
+            ds = datasets.load_from_disk(str(p))
+        elif p.suffix in (".parquet", ".arrow"):
+            ds = datasets.load_dataset(p.suffix.lstrip("."), data_files=str(p))
+        else:
+            ds = datasets.load_dataset(path)
+    except Exception as exc:  # noqa: BLE001 - datasets raises many types; each becomes one clear message
+        # DatasetGenerationError says only "An error occurred while generating the dataset": its cause says what.
+        causes = [exc] + ([exc.__cause__] if exc.__cause__ is not None else [])
+        detail = "; caused by ".join(f"{type(e).__name__}: {e}" for e in causes)
+        raise DataError(f"{path}: could not be read as a Hugging Face dataset: {detail}") from None
     if isinstance(ds, datasets.DatasetDict):
-        if split is None or (split not in ds and len(ds) == 1 and p.exists()):  # a local file has one split
+        if split is None or (split not in ds and len(ds) == 1 and local):  # local files have one split
             split = "test" if "test" in ds else next(iter(ds))
         if split not in ds:
             raise DataError(f"{path}: no split {split!r}; it has {list(ds)}")

@@ -8,6 +8,10 @@ Layouts read by :func:`load_geometry3k`:
   ``ground_truth`` letter where a variant has them);
 - the original InterGPS layout: a directory of ``<id>/data.json`` (``problem_text``, ``choices``, ``answer`` letter,
   ``problem_type_graph``, ``problem_type_goal``) with ``<id>/img_diagram.png``.
+
+A directory is searched for :data:`DATA_LAYOUTS` in order (``{split}`` is ``--split``, default ``test``): the
+messages JSONL ``test.jsonl``, an InterGPS ``test/`` folder, the InterGPS split folder itself, a hub snapshot of
+``hiyouga/geometry3k`` (``data/test-*.parquet``), or a ``save_to_disk`` directory.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import re
 from pathlib import Path
 
 from redstar_geo.benchmarks.common import (
+    SAVED_DATASET,
     Benchmark,
     add_problem,
     check_unique,
+    find_data,
     format_prompt,
     image_field,
     is_hf_dataset,
@@ -27,6 +33,14 @@ from redstar_geo.benchmarks.common import (
 from redstar_geo.jsonl import DataError, IssueLog, iter_jsonl, read_json
 from redstar_geo.schema import LETTERS, infer_answer_type, is_choice_letter, resolve_image_path
 
+# What a data directory is searched for, in order (see common.find_data).
+DATA_LAYOUTS = (
+    ("{split}.jsonl", "messages/solution JSONL, images relative to it"),
+    ("{split}/", "InterGPS split folder of <id>/data.json + img_diagram.png"),
+    ("*/data.json", "an InterGPS split folder itself"),
+    ("data/{split}-*.parquet", "a snapshot of the hiyouga/geometry3k dataset repository"),
+    SAVED_DATASET,
+)
 # The messages form appends an output-format instruction to each question; the benchmark adds its own prompt.
 _INSTRUCTION = re.compile(r"\n\s*\n[^\n]*(?:<think>|<answer>|\\boxed|think step by step)[^\n]*\s*$", re.I)
 
@@ -144,11 +158,12 @@ def load_geometry3k(
 ):
     """Load Geometry3K from any supported layout (see the module docstring)."""
     issues = IssueLog() if issues is None else issues
+    path = find_data(path, "geometry3k", DATA_LAYOUTS, split=split or "test")
     p = Path(path)
     if is_hf_dataset(path):
         problems = _load_hf(path, split, issues)
     elif p.is_dir():
-        problems = _load_intergps(p / split if split and (p / split).is_dir() else p, issues)
+        problems = _load_intergps(p, issues)
     elif p.is_file():
         problems = _load_messages(p, image_root, issues)
     else:

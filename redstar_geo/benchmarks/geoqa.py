@@ -12,6 +12,10 @@ Layouts read by :func:`load_geoqa`:
 - a Hugging Face dataset (hub id, ``save_to_disk`` directory or parquet file) with ``question``/``problem``,
   ``choices``, an ``answer`` letter/value or ``label`` index, and ``image``/``images``.
 
+A directory is searched for these in the order of :data:`DATA_LAYOUTS` (the shared data directory has both G-LLaVA's
+and R1-V's files: the G-LLaVA ones are read). Given ``test_answers.jsonl`` itself, the loader reads it with the
+``test_questions.jsonl`` beside it.
+
 Protocols: ``choice`` (the letter against the gold letter, G-LLaVA's scoring) and ``value`` (the free-form value
 against the correct choice's value, R1-V's scoring).
 """
@@ -22,9 +26,11 @@ import re
 from pathlib import Path
 
 from redstar_geo.benchmarks.common import (
+    SAVED_DATASET,
     Benchmark,
     add_problem,
     check_unique,
+    find_data,
     format_prompt,
     image_field,
     is_hf_dataset,
@@ -33,6 +39,14 @@ from redstar_geo.benchmarks.common import (
 from redstar_geo.jsonl import DataError, IssueLog, iter_jsonl, read_json
 from redstar_geo.schema import LETTERS, detect_language, infer_answer_type, is_choice_letter, resolve_image_path
 
+# What a data directory is searched for, in order (see common.find_data).
+DATA_LAYOUTS = (
+    ("test_questions.jsonl", "G-LLaVA questions, gold letters in test_answers.jsonl beside it"),
+    ("r1v_test_prompts.jsonl", "R1-V prompts with free-form gold values"),
+    ("json/", "original GeoQA: json/<id>.json, diagrams in image/<id>.png"),
+    ("*.json", "an original GeoQA json/ folder itself, diagrams in ../image/"),
+    SAVED_DATASET,
+)
 _CHOICE_LINE = re.compile(r"^([A-E])[:：.．]\s*(.*?)\s*$", re.M)
 
 
@@ -51,8 +65,13 @@ def split_question_text(text: str) -> tuple[str, list[str]]:
 
 def _load_questions(path: Path, image_root, issues: IssueLog, answers_path: Path | None = None):
     answers_path = answers_path or path.with_name(path.name.replace("questions", "answers"))
-    if answers_path == path or not answers_path.is_file():
-        raise DataError(f"{path}: the gold letters file {answers_path} was not found")
+    if answers_path == path:
+        raise DataError(
+            f"{path}: G-LLaVA's gold letters are read from the file of the same name with 'questions' replaced by "
+            "'answers'; rename the pair test_questions.jsonl / test_answers.jsonl"
+        )
+    if not answers_path.is_file():
+        raise DataError(f"{path}: its gold letters file {answers_path.name} was not found beside it")
     gold = {}
     for line, rec in iter_jsonl(answers_path, issues):
         if not isinstance(rec, dict) or "question_id" not in rec or not isinstance(rec.get("text"), str):
@@ -224,6 +243,7 @@ def _load_hf(path: str, split: str | None, issues: IssueLog):
 def load_geoqa(path: str, image_root: str | None = None, issues: IssueLog | None = None, split: str | None = None):
     """Load GeoQA from any supported layout (see the module docstring)."""
     issues = IssueLog() if issues is None else issues
+    path = find_data(path, "geoqa", DATA_LAYOUTS)
     p = Path(path)
     if is_hf_dataset(path):
         problems = _load_hf(path, split, issues)
@@ -237,6 +257,15 @@ def load_geoqa(path: str, image_root: str | None = None, issues: IssueLog | None
         first = next((rec for _, rec in iter_jsonl(p, IssueLog())), None)
         if isinstance(first, dict) and "image_path" in first and "ground_truth" in first:
             problems = _load_r1v(p, image_root, issues)
+        elif isinstance(first, dict) and "question_id" in first and "text" in first and "answers" in p.name:
+            # G-LLaVA's gold letters alone: the problems are in the questions file beside them.
+            questions = p.with_name(p.name.replace("answers", "questions"))
+            if not questions.is_file():
+                raise DataError(
+                    f"{path}: holds G-LLaVA's gold letters only; its questions file {questions.name} "
+                    "was not found beside it"
+                )
+            problems = _load_questions(questions, image_root, issues, answers_path=p)
         elif isinstance(first, dict) and "question_id" in first and "text" in first:
             problems = _load_questions(p, image_root, issues)
         else:

@@ -9,6 +9,8 @@ Paths read by :func:`load_geosynth`:
 - a directory written by ``data_prep/geosynth.py`` (``problems.jsonl`` + ``images/``), or that ``problems.jsonl``;
 - the Hugging Face ``save_to_disk`` directory written with ``--hf_out``.
 
+A directory is searched for :data:`DATA_LAYOUTS` in order.
+
 Protocols: ``choice`` and ``value``. Results break down by language, family, difficulty level (1-9) and variant
 (text-dominant / vision-dominant).
 """
@@ -19,9 +21,11 @@ import json
 from pathlib import Path
 
 from redstar_geo.benchmarks.common import (
+    SAVED_DATASET,
     Benchmark,
     add_problem,
     check_unique,
+    find_data,
     format_prompt,
     image_field,
     is_saved_dataset,
@@ -32,6 +36,11 @@ from redstar_geo.schema import Problem, ProblemError
 
 EVAL_PATH = "geosynth:eval"
 EVAL_SIZE = 500
+# What a data directory is searched for, in order (see common.find_data).
+DATA_LAYOUTS = (
+    ("problems.jsonl", "written by data_prep/geosynth.py, images relative to it"),
+    SAVED_DATASET,
+)
 
 
 def _eval_set(name: str) -> list[Problem]:
@@ -93,10 +102,10 @@ def load_geosynth(path: str, image_root: str | None = None, issues: IssueLog | N
     p = Path(path)
     if p.name.startswith(EVAL_PATH):
         return _eval_set(p.name)
+    path = find_data(path, "geosynth", DATA_LAYOUTS)
+    p = Path(path)
     if is_saved_dataset(p):
         problems = _load_hf(path, split, issues)
-    elif p.is_dir():
-        problems = _load_jsonl(p / "problems.jsonl", image_root or p, issues)
     elif p.is_file():
         problems = _load_jsonl(p, image_root, issues)
     else:

@@ -4,7 +4,8 @@ Reads the visualizer sample (a dict keyed by ``pid``: ``question``, ``image``, `
 ``answer``, ``question_type``, ``metadata.problem_version``/``subjects``) and MathVerse's ``testmini.json`` list
 (``sample_index``, ``problem_version``, ``question``, ``image``, ``answer``, ``question_type``, choices inside the
 question text). Some questions have six choices (A-F) and some two gold letters (``"C\\nD"`` -> ``"CD"``).
-Text-only versions have no image. Breakdowns by ``problem_version`` and ``subject``.
+Text-only versions have no image. Breakdowns by ``problem_version`` and ``subject``. A directory is searched for
+:data:`DATA_LAYOUTS` in order, with the diagrams in ``images/`` beside the file.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from redstar_geo.benchmarks.common import Benchmark, add_problem, check_unique, format_prompt
+from redstar_geo.benchmarks.common import Benchmark, add_problem, check_unique, find_data, format_prompt
 from redstar_geo.jsonl import DataError, IssueLog, read_json
 from redstar_geo.schema import LETTERS, infer_answer_type
 
+# What a data directory is searched for, in order (see common.find_data).
+DATA_LAYOUTS = (
+    ("testmini.json", "MathVerse's testmini list, diagrams in images/ beside it"),
+    ("testmini_sample.json", "the MathVerse visualizer sample, dict keyed by pid, diagrams in images/ beside it"),
+)
 _PREFIXED = re.compile(r"^\s*\(?([A-H])\)?\s*[:：.．]\s*(.*)$", re.S)
 _EMBEDDED = re.compile(r"^\s*\(?([A-H])\)?\s*[:：.．]\s*(.+?)\s*$", re.M)
 
@@ -37,6 +43,7 @@ def _choices(rec: dict) -> tuple[list[str], str]:
 def load_mathverse(path: str, image_root: str | None = None, issues: IssueLog | None = None, split=None):
     """Load MathVerse records; images resolve against ``image_root`` (default: ``images/`` beside the file)."""
     issues = IssueLog() if issues is None else issues
+    path = find_data(path, "mathverse", DATA_LAYOUTS)
     p = Path(path)
     data = read_json(p)
     records = list(data.values()) if isinstance(data, dict) else data
@@ -54,7 +61,8 @@ def load_mathverse(path: str, image_root: str | None = None, issues: IssueLog | 
         answer = str(rec.get("answer", "")).strip()
         letter = value = None
         if choices:
-            letters = "".join(re.findall(r"[A-H]", answer)) if re.fullmatch(r"[A-H\s,()]+", answer) else ""
+            # "C\nD" for two answers; some golds are lower-case ("d")
+            letters = "".join(re.findall(r"[A-H]", answer.upper())) if re.fullmatch(r"[A-Ha-h\s,()]+", answer) else ""
             if not letters:
                 issues.add(path, None, pid, f"multi-choice gold {answer!r} is not a letter")
                 continue

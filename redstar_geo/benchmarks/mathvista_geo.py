@@ -4,6 +4,10 @@ Reads MathVista's ``testmini.json`` (a dict keyed by ``pid``, or a list) and the
 (columns ``pid``, ``question``, ``image``, ``decoded_image``, ``choices``, ``unit``, ``precision``, ``answer``,
 ``question_type``, ``answer_type``, ``metadata``). Multiple-choice golds are the choice *text* in MathVista; the
 loader adds the letter. 62 problems are in Chinese; five are free-form integers.
+
+A directory is searched for :data:`DATA_LAYOUTS` in order: ``testmini.json`` (images relative to it), a hub snapshot
+of ``AI4Math/MathVista`` (``data/testmini-*.parquet``; ``--split`` picks other shards), or a ``save_to_disk``
+directory.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from redstar_geo.benchmarks.common import (
+    SAVED_DATASET,
     Benchmark,
     add_problem,
     check_unique,
+    find_data,
     format_prompt,
     image_field,
     is_hf_dataset,
@@ -24,6 +30,12 @@ from redstar_geo.schema import LETTERS, resolve_image_path
 
 GEO_TASK = "geometry problem solving"
 _LANG = {"english": "en", "chinese": "zh"}
+# What a data directory is searched for, in order (see common.find_data).
+DATA_LAYOUTS = (
+    ("testmini.json", "MathVista's annotations, dict keyed by pid, images relative to it"),
+    ("data/{split}-*.parquet", "a snapshot of the AI4Math/MathVista dataset repository"),
+    SAVED_DATASET,
+)
 
 
 def mathvista_record(rec: dict, where: str, image_root, problems, issues: IssueLog, task: str | None = GEO_TASK):
@@ -80,8 +92,9 @@ def load_mathvista_geo(
     """MathVista's geometry problems from ``testmini.json`` or the Hugging Face dataset."""
     issues = IssueLog() if issues is None else issues
     problems = []
+    path = find_data(path, "mathvista_geo", DATA_LAYOUTS, split=split or "testmini")
     p = Path(path)
-    if is_hf_dataset(path) or p.is_dir():
+    if is_hf_dataset(path):
         for row in load_hf_rows(path, split or "testmini"):
             mathvista_record(dict(row), path, image_root, problems, issues)
     else:
