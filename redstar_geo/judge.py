@@ -105,7 +105,7 @@ _ZH_SELECT_LEAD = re.compile(
 _SENTENCE_START = re.compile(r"(?:^|[\n。，,.;；:：!！])[ \t*]{0,4}$")
 _NAMES_LEAD = re.compile(
     r"(?i)(?<![a-z])(?:match(?:es)?|corresponds?[ \t]{1,4}to|which[ \t]{1,4}is|that[ \t]{1,4}is|this[ \t]{1,4}is|"
-    r"it[ \t]{1,4}is|go[ \t]{1,4}with|going[ \t]{1,4}with)[ \t]{1,4}$"
+    r"it[ \t]{1,4}is|go[ \t]{1,4}with|going[ \t]{1,4}with|i\.?e\.?,?|namely|which[ \t]{1,4}are|are)[ \t]{1,4}$"
 )
 _OPTION_LEAD = re.compile(r"(?i)(?<![a-z])(?:the|my|" + _OPTION_ADJECTIVE + r")[ \t]{1,4}$")
 _LABEL_TAIL = _GAP + r"(?:" + _COPULA + r"[ \t]{0,4}[:：]?|[:：=–—])" + _GAP + _LINE
@@ -141,10 +141,14 @@ _PHRASES: dict[str, list[tuple[str, re.Pattern, re.Pattern | None]]] = {
     "option": [
         # "The correct option letter is (D)", "the closest option is B", "Correct option: C", "option letter: D"
         ("answer_label", re.compile(r"(?:options?|choices?)(?:[ \t]{1,4}letter)?" + _LABEL_TAIL, re.I), _OPTION_LEAD),
-        # "This matches option C.", "which corresponds to choice (B)", "I'd go with option D"
+        # "This matches option C.", "which corresponds to choice (B)", "I'd go with option D", "i.e., options A and C"
         (
             "answer_label",
-            re.compile(r"(?:option|choice)[ \t]{0,4}\(?(?P<ans>[A-H])\)?(?![A-Za-z0-9])", re.I),
+            re.compile(
+                r"(?:options?|choices?)[ \t]{0,4}"
+                r"(?P<ans>\(?[A-H]\)?(?:[ \t]{0,4}(?:,|and|&)[ \t]{0,4}\(?[A-H]\)?){0,7})(?![A-Za-z0-9])",
+                re.I,
+            ),
             _NAMES_LEAD,
         ),
         ("answer_label", re.compile(r"(?:option|choice)[ \t]{1,4}letter" + _LABEL_TAIL, re.I), None),
@@ -212,8 +216,11 @@ _NOT_AN_ANSWER = re.compile(
     r"plausible|same|different|close|near|actually|being|definitely[ \t]not|choice|option|letter|either|neither|"
     r"unable|impossible|cannot|can't|somewhere|between)(?![A-Za-z])"
     r"|^(?:正确|错误|不对|对的|如下|不是|无误|一致)"
-    # "B or C", "可能是B或者C": undecided
-    r"|^[^\n]{0,12}?(?<![A-Za-z])[(（]?[A-H][)）]?[ \t]{0,4}(?:or|或者|或|还是)[ \t]{0,4}[(（]?[A-H](?![A-Za-z])"
+)
+# The last answer statement hedges ("either (A) or (C)", "4 or 8", "可能是B或者C"): the response commits to nothing.
+_UNDECIDED = re.compile(
+    r"(?i)^(?:either|neither|[^\n]{0,12}?(?:(?<![A-Za-z])[(]?[A-H][)]?|-?\d[\d.]*[°%]?)[ \t]{0,4}(?:or|或者|或|还是)"
+    r"[ \t]{0,4}(?:[(]?[A-H](?![A-Za-z])|-?\d))"
 )
 _NOT_THIS_BUT = re.compile(
     r"(?i)[ \t*]{0,4}not[ \t]+[^,;.\n]{1,40}[,;][ \t]{0,4}(?:but[ \t]+|rather[ \t]+)?(?:it'?s[ \t]+|it[ \t]+is[ \t]+)?"
@@ -257,7 +264,7 @@ _SUBJECT_NUMBER = re.compile(r"\d{2,}|\d\.\d|(?<![A-Za-z_∠\\{])\d(?![A-Za-z_}]
 _CLAUSE_BREAK = re.compile(
     r"[,;，；]|(?i:(?<![a-z])(?:so|and|then|thus|hence|therefore|since|because|which)(?![a-z]))"
 )
-_STATEMENT_LEAD = re.compile(r"^[ \t]*(?:[A-Za-z]+[ \t]+){0,3}[A-Za-z]+,[ \t]*(?=\S)")
+_EXPLANATION = re.compile(r"(?i)[ \t]+(?:because|since)[ \t]|,[ \t]*(?:which|because|since|as)[ \t]")
 _MATH_NAMES = re.compile(r"\\[A-Za-z]+|(?<![A-Za-z])(?:sin|cos|tan|cot|sec|csc|log|ln|sqrt|frac)(?![a-z])")
 _MATH_TEXT = re.compile(r"[0-9A-Za-z \t\\{}()\[\]^_+\-*/=.,<>≤≥|√π∠°'−×÷²³½]{1,80}")
 # An unevaluated computation: numbers joined by + - × ÷ (no √, π or fraction, which exact answers have).
@@ -374,6 +381,9 @@ def _statement_value(sentence: str, whole: bool) -> str | None:
     last verb, or after an "is" whose value holds the last "=" ("the equation is x^2 + y^2 = 25"). ``whole``: the
     value must be all that follows (no "..., which ..." after it) and, outside one equation chain
     (``∠C = 180° - 80° - 60° = 40°``), the sentence must hold no other number, so it states exactly one value."""
+    if whole:  # an explanation may follow the one value: "... is 90 degrees because it is a right angle"
+        head = _EXPLANATION.split(sentence, maxsplit=1)[0]
+        sentence = head if _STATEMENT_VERB.search(head) else sentence
     verbs = list(_STATEMENT_VERB.finditer(sentence))[-8:]
     if not verbs:
         return None
@@ -407,6 +417,8 @@ def _is_math_text(value: str) -> bool:
     """A short non-numeric math answer: ``(2, -2)``, ``y = 2x + 1``, ``\\frac{x^2}{81}+\\frac{y^2}{9}=1``."""
     if not _MATH_TEXT.fullmatch(value) or not re.search(r"[=^\\()\[\]²³]", value):
         return False
+    if re.search(r"(?:[-+*/=−×÷^(]|\\[A-Za-z]+)[ \t]*$", value) or value.count("(") != value.count(")"):
+        return False  # cut off: "OC = √(5² −", "= \\frac"
     return not re.search(r"[A-Za-z]{3,}", _MATH_NAMES.sub("", value))
 
 
@@ -415,12 +427,18 @@ def _has_words(text: str) -> bool:
     return bool(re.search(r"[A-Za-z]{3}|[\u4e00-\u9fff]", _MATH_NAMES.sub("", text)))
 
 
-def _clean_candidate(ans: str, method: str) -> str | None:
-    """The answer a statement gives, or None when it gives none (see the module docstring)."""
+_HEDGED = object()  # what _clean_candidate returns for a statement that hedges: final, but no answer
+
+
+def _clean_candidate(ans: str, method: str) -> str | object | None:
+    """The answer a statement gives, None when it gives none (see the module docstring), or ``_HEDGED`` when it
+    hedges between answers."""
     ans = _normalize_text(ans)  # here, not on the whole response: a captured answer is short
     corrected = _NOT_THIS_BUT.match(ans)
     if corrected:  # "the answer is not A, it is C"
         ans = corrected.group("ans")
+    if _UNDECIDED.match(_HEDGE.sub("", ans.strip(" \t*"))):
+        return _HEDGED
     if _lists_choices(ans):
         return None
     if method in ("answer_label", "zh_answer") and not _BOXED.search(ans):
@@ -505,6 +523,8 @@ def _from_markers(text: str) -> Extraction | None:
         else:
             return None
         cleaned = _clean_candidate(ans, method)
+        if cleaned is _HEDGED:
+            return Extraction(None, "undecided")  # the last answer statement hedges: no earlier one counts
         if cleaned:
             return Extraction(cleaned, method)
     return None
@@ -519,7 +539,7 @@ def _drop_invented_question(text: str) -> str:
             return text[:start]
         # An answer the ending states ("所以圆的半径为8.5英寸。\n问题：…\n答案：8") counts when the invented
         # question is answered with a marker of its own, which a restated question at the start would not be.
-        if _from_ending(text[:start]).method in ("bare", "conclusion") and _from_markers(text[start:]) is not None:
+        if _from_ending(text[:start]).answer is not None and _from_markers(text[start:]) is not None:
             return text[:start]
     return text
 
@@ -540,6 +560,8 @@ def _from_ending(text: str) -> Extraction:
     cut = len(lines[-1]) > ENDING_CHARS or (one_line and len(text) > 2 * ENDING_CHARS)
     last_line = lines[-1][-ENDING_CHARS:]
     last = _strip_wrappers(last_line)
+    if not last:
+        return Extraction(None, "none")  # "... so the answer is \boxed{C = 180" cut off by the token limit
     keyword = _CONCLUSION_WORD.match(last)
     if keyword and "=" not in last:  # "Therefore, C." / "So 145°": the rest of the line may be a bare answer
         last = _strip_wrappers(last[keyword.end() :].lstrip(" \t,，:："))
@@ -582,7 +604,9 @@ def _looks_like_answer(line: str) -> bool:
     """A short line that is only an answer: a letter, ``(C) 145°``, a number with unit, a short LaTeX value."""
     if len(line) > 40 or not line:
         return False
-    if re.fullmatch(r"[(（]?[A-H][)）]?(?:[.:：)][^\n]{0,36})?|[(（]?[a-h][)）]?", line):
+    if re.fullmatch(r"[(（]?[A-H][)）]?(?:[.:：)][^\n]{0,36})?|[(（]?[a-h][)）]?", line) or _LETTER_LIST.match(line):
+        return True
+    if re.fullmatch(r"[(\[][^A-Za-z]{1,30}[)\]]", line) and _is_math_text(line):  # "(1, -3)", "[-4, 0)"
         return True
     return to_number(line) is not None
 
@@ -622,6 +646,7 @@ _DEGREE = re.compile(r"(?:\*|\\cdot)?[ \t]*(?:\^\{?\\circ\}?|\\circ|\\degree|°|
 _LABEL_OK = re.compile(
     r"^[ \t]*(?:m|\\mathrm\{m\})?[ \t]*(?:\\angle|∠|\\overline|\\widehat|arc|\\triangle|△|"
     r"\\?(?:sin|cos|tan|cot|sec|csc)(?![a-z]))?[ \t]*\\?(?!d?frac|sqrt)[A-Za-z][A-Za-z0-9_{}' \t]{0,23}[ \t]*$"
+    r"|^[ \t]*(?:m[ \t]*)?(?:\\angle|∠)[ \t]*[0-9]{1,2}[ \t]*$"  # ∠2
 )
 _RATIO = re.compile(r"^[ \t]*(\d+(?:\.\d+)?)[ \t]*:[ \t]*(\d+(?:\.\d+)?)[ \t]*$")
 # x² -> x^2, ½ -> (1/2): Unicode forms models write in plain text.
@@ -1002,7 +1027,12 @@ def judge(response: str, problem: Problem, protocol: str = "choice") -> Verdict:
         return Verdict(False, "no_answer", None, None, "none", "empty response")
     ext = extract_answer(response)
     if ext.answer is None:
-        return Verdict(False, "no_answer", None, None, ext.method, "no final answer found in the response")
+        reason = (
+            "the response hedges between answers"
+            if ext.method == "undecided"
+            else "no final answer found in the response"
+        )
+        return Verdict(False, "no_answer", None, None, ext.method, reason)
     if problem.letters:
         return _judge_choice(ext, problem, protocol)
     return _judge_free_form(ext, problem)
@@ -1067,7 +1097,13 @@ def _judge_free_form(ext: Extraction, problem: Problem) -> Verdict:
         leading = _LEADING_LETTER.match(answer)
         named = ref.letters if ref is not None else leading.group(1) if leading else None
         return _verdict(named == gold_letters, ext, named, f"letters {named} vs gold {gold_letters}")
+    if ref is not None and ref.value is None:
+        reason = f"{answer!r} names choice {ref.letters}, but no choices were given"
+        return Verdict(False, "no_answer", answer, None, ext.method, reason)
     # No choices to name: "(B) 5" / "A: 5" state the value 5.
-    value = _prose_value(ref.value) if ref is not None and ref.value is not None else answer
+    value = _prose_value(ref.value) if ref is not None else answer
+    if to_number(gold) is not None and not re.search(r"\d|[½⅓¼¾⅔]", value):
+        reason = f"{answer!r} states no value"  # "∠ADC = ∠ABC" for a numeric gold
+        return Verdict(False, "no_answer", answer, None, ext.method, reason)
     ok, why = values_equal(value, gold, problem.answer_type, problem.precision)
     return _verdict(ok, ext, None, why)

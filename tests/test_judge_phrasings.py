@@ -297,6 +297,25 @@ def test_bare_lowercase_choice_and_a_colon_as_answer():
     assert judge("Q: Find the degree of ∠CDB.\nA: The degree of ∠CDB is 55°.", VALUE, protocol="value").correct
 
 
+def test_free_form_answers_that_state_no_value():
+    # a letter for a question shown without choices, a relation without a number: no answer, with the reason
+    verdict = judge(R1_THINK + "<answer>B</answer>", VALUE, protocol="value")
+    assert verdict.status == "no_answer" and "no choices" in verdict.reason
+    verdict = judge("<think>∠CDB and ∠DBC are complementary.</think><answer>∠CDB = ∠ADB - ∠DBC</answer>", VALUE)
+    assert verdict.status == "no_answer" and "states no value" in verdict.reason
+    assert judge(R1_THINK + "<answer>∠CDB = 55°</answer>", VALUE, protocol="value").correct
+
+
+def test_short_answers_of_other_shapes():
+    coordinates = Problem(id="c", source="mathverse", question="Find the vertex.", answer="(2,-2)")
+    assert judge("(2, −2)", coordinates).correct and not judge("(1, -3)", coordinates).correct
+    two = Problem(id="t", source="mathverse", question="?", choices=["∠3", "∠4", "∠5", "∠8"], answer_letter="AC")
+    assert judge("A, C", two).correct
+    assert judge("The angles congruent to ∠1 are ∠3 and ∠5, i.e., options A and C.", two).correct
+    right = Problem(id="r", source="mathvista", question="?", choices=["45", "60", "90", "120"], answer_letter="C")
+    assert judge("The measure of angle H is 90 degrees because it is a right angle in the figure.", right).correct
+
+
 def test_letter_golds_without_choices():
     # MathVerse's vision-only versions: the choices are only in the diagram, the gold is a letter.
     vision_only = Problem(id="8", source="mathverse", question="", answer="E")
@@ -340,6 +359,17 @@ def test_invented_continuation_is_ignored(response, problem):
     assert judge(response, problem, protocol=protocol).correct, response[-60:]
 
 
+def test_hedging_at_the_end_is_no_answer_even_after_an_earlier_answer():
+    text = (
+        GPT4V
+        + "Option C matches ∠2. But the figure may show ∠2 on the other side, so the answer is either (B) or (C)."
+    )
+    verdict = judge(text, PARALLEL)
+    assert verdict.status == "no_answer" and "hedges" in verdict.reason
+    assert judge(R1_THINK + "<answer>55° or 125°</answer>", VALUE, protocol="value").status == "no_answer"
+    assert judge(ZH_SOLUTION + "答案可能是B或者D。", CIRCLE_ZH).status == "no_answer"
+
+
 def test_a_restated_question_before_answering_is_kept():
     text = "Question: ∠2 = ?\n" + GPT4V + "Answer: C"
     assert judge(text, PARALLEL).correct
@@ -358,6 +388,9 @@ def test_a_restated_question_before_answering_is_kept():
         (GPT4V + "The answer is either B or C, I cannot tell from the figure.", PARALLEL),
         ("I'm sorry, but I cannot see the image, so I can't determine ∠2.", PARALLEL),
         (QVQ_THINKING + "Hmm, so is the answer C? Let me recompute ∠BEF once more", PARALLEL),
+        (GPT4V + "So ∠2 = \\boxed{C = 180° - ", PARALLEL),
+        (GPT4V + "Using the Pythagorean theorem in triangle OAC, OC = √(5² −", PARALLEL),
+        (GPT4V + "so\n\n$$d = \\frac{15}{5} - \\frac{6}{5} = \\frac", PARALLEL),
     ],
 )
 def test_no_answer_stays_no_answer(response, problem):
@@ -365,41 +398,38 @@ def test_no_answer_stays_no_answer(response, problem):
     assert verdict.status == "no_answer" and not verdict.correct, (verdict, response[-60:])
 
 
-# --- a labelled corpus of realistic responses --------------------------------------------------------------------
-# tests/assets/judge/realistic_responses.jsonl: 289 responses in the styles of 27 models (GPT-4V, Claude, Gemini,
-# LLaVA, InstructBLIP, Qwen-VL, InternLM-XComposer, G-LLaVA, R1-style Qwen2-VL/InternVL2.5/Janus-Pro checkpoints,
-# QwQ/QvQ), a third of them Chinese, each labelled by hand as a careful grader would. Written blind to the judge's
-# code; the judge was then improved on the classes it missed.
+# --- labelled corpora of realistic responses ---------------------------------------------------------------------
+# tests/assets/judge/blind_round*.jsonl: responses in the styles of the models whose published outputs the judge is
+# checked on (GPT-4V, Claude, Bard/Gemini, LLaVA, InstructBLIP, Qwen-VL, InternLM-XComposer, G-LLaVA, R1-style
+# Qwen2-VL/Qwen2.5-VL/InternVL2.5/Janus-Pro checkpoints, QwQ/QvQ), a third of them Chinese, each labelled by hand as
+# a careful grader would. Each round was written blind to the judge's code and measured before the judge was
+# improved on the classes it missed (README, "The answer judge").
+CORPORA = sorted((Path(__file__).parent / "assets" / "judge").glob("blind_round*.jsonl"))
 # The one disagreement, by design: a Chinese last sentence that states five values ("AO=3，BO=4，边长AB=5，周长=20")
 # is no single concluding statement, so the judge finds no answer where the label says 20.
 KNOWN_DISAGREEMENTS = {"eq-sphinx-009"}
 
 
-def corpus_cases():
-    path = Path(__file__).parent / "assets" / "judge" / "realistic_responses.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 def corpus_problem(case: dict) -> Problem:
-    choices = case["choices"]
-    if choices:  # the gold letter names the choice (or choices, "CD") the problem is right with
+    if case["choices"]:  # the gold letter names the choice (or choices, "CD") the problem is right with
         return Problem(
             id=case["case"],
             source="corpus",
             question=case["question"],
-            choices=choices,
+            choices=case["choices"],
             answer_letter=case["gold_letter"],
             answer_type="choice",
         )
     return Problem(id=case["case"], source="corpus", question=case["question"], answer=case["gold"])
 
 
-def test_realistic_corpus_verdicts():
-    cases = corpus_cases()
-    assert len(cases) == 289
+@pytest.mark.parametrize("corpus", CORPORA, ids=lambda path: path.stem)
+def test_blind_corpus_verdicts(corpus):
+    cases = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    assert len(cases) >= 289
     disagreements = {}
     for case in cases:
         verdict = judge(case["response"], corpus_problem(case), protocol=case["protocol"])
         if verdict.status != case["expected"]:
             disagreements[case["case"]] = (case["expected"], verdict.status, verdict.extracted, verdict.reason)
-    assert set(disagreements) == KNOWN_DISAGREEMENTS, disagreements
+    assert set(disagreements) <= KNOWN_DISAGREEMENTS, disagreements
