@@ -20,7 +20,7 @@ import random
 import time
 
 from redstar_geo.benchmarks import data_dir, get_benchmark
-from redstar_geo.judge import judge
+from redstar_geo.judge import choice_reference, judge, normalize_text, to_number, value_text
 
 FILLER = (
     "Let me think about the figure. Angle A is 30° and AB = 4, so option B (60°) is not it yet. "
@@ -43,6 +43,7 @@ def build_inputs():
     return pairs
 
 
+ROUNDS = 3
 # Pieces the extraction patterns react to; each is repeated into a 100k-character response.
 ADVERSARIAL_PIECES = [
     "\\boxed{",
@@ -94,6 +95,7 @@ def worst_case(problems, repeats=3):
             for protocol in ("choice", "value"):
                 best = float("inf")
                 for _ in range(repeats):
+                    clear_judge_caches()
                     start = time.perf_counter()
                     judge(text, problem, protocol=protocol)
                     best = min(best, time.perf_counter() - start)
@@ -101,37 +103,47 @@ def worst_case(problems, repeats=3):
     return worst
 
 
-def time_it(fn, pairs, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        correct = sum(bool(fn(p, text)) for p, text, _ in pairs)
-        best = min(best, time.perf_counter() - start)
-    return len(pairs) / best, correct
+def clear_judge_caches():
+    """Each timed round starts cold: the judge's value caches must not carry answers over from the previous round."""
+    for cached in (to_number, value_text, normalize_text, choice_reference):
+        cached.cache_clear()
+
+
+def time_once(fn, pairs):
+    clear_judge_caches()
+    start = time.perf_counter()
+    correct = sum(bool(fn(p, text)) for p, text, _ in pairs)
+    return time.perf_counter() - start, correct
 
 
 def main():
     pairs = build_inputs()
-    ours_rate, ours_correct = time_it(lambda p, t: judge(t, p).correct, pairs, repeats=3)
     print(
         f"inputs: {len(pairs)} responses (754 GeoQA G-LLaVA-7B + 601 Geometry3K long-CoT-like), "
         f"mean {sum(len(t) for _, t, _ in pairs) / len(pairs):.0f} characters"
     )
-    print(f"redstar-geo judge: {ours_rate:,.0f} judged responses/s on one core ({ours_correct} judged correct)")
-    worst_ms, piece = worst_case([pairs[0][0], pairs[-1][0]])
-    print(f"worst case: {worst_ms:.1f} ms for one judge call on a 100k-character repetition of {piece!r}")
+    judges = {"redstar-geo judge": lambda p, t: judge(t, p).correct}
     try:
         from math_verify import parse, verify
+
+        judges["math-verify"] = lambda p, t: verify(
+            parse(p.gold_value if p.answer_letter is None else p.answer_letter), parse(t)
+        )
     except ImportError:
         print("math-verify: not installed (pip install 'math-verify[antlr4_13_2]')")
-        return
-
-    def mv(p, text):
-        return verify(parse(p.gold_value if p.answer_letter is None else p.answer_letter), parse(text))
-
-    mv_rate, mv_correct = time_it(mv, pairs, repeats=1)
-    print(f"math-verify:       {mv_rate:,.0f} judged responses/s on one core ({mv_correct} judged correct)")
-    print(f"speed-up: {ours_rate / mv_rate:.1f}x")
+    # Rounds alternate between the judges and each keeps its best time, so a busy moment on a shared machine slows
+    # one round of both rather than skewing the ratio.
+    best = {name: (float("inf"), 0) for name in judges}
+    for _ in range(ROUNDS):
+        for name, fn in judges.items():
+            best[name] = min(best[name], time_once(fn, pairs))
+    rates = {name: len(pairs) / seconds for name, (seconds, _) in best.items()}
+    for name, (_, correct) in best.items():
+        print(f"{name + ':':<19}{rates[name]:,.0f} judged responses/s on one core ({correct} judged correct)")
+    if "math-verify" in rates:
+        print(f"speed-up: {rates['redstar-geo judge'] / rates['math-verify']:.1f}x")
+    worst_ms, piece = worst_case([pairs[0][0], pairs[-1][0]])
+    print(f"worst case: {worst_ms:.1f} ms for one judge call on a 100k-character repetition of {piece!r}")
 
 
 if __name__ == "__main__":

@@ -8,26 +8,32 @@ One module of pure functions, used by trace verification, evaluation and rewards
     v = judge(response, problem)                           # problem: redstar_geo.schema.Problem
     v.correct, v.status, v.extracted, v.letter, v.reason   # status: "correct" | "wrong" | "no_answer"
 
-Extraction takes the *last* stated final answer (``\\boxed{}``, ``<answer>…</answer>``, ``Answer: X``, "the answer
-is (option) C", "the correct option letter is (D)", "the closest option is B", ``故选C`` / ``答案是…`` /
-``答案选项为(D)``), so a letter or number mentioned mid-reasoning never wins over a later final answer. A statement
-that only looks like one is skipped for an earlier real one: a question ("is the answer C?"), a verdict ("the answer
-is correct"), prose with no value in it, a list of all the choices, a computation cut off mid-way. Without any such
-statement it accepts only the response's ending: a last line that is just an answer (``C``, ``145°``,
-``angle CDB = 55°``), or a last statement of one value ("Therefore, ∠CED = 140°.", "The perimeter of ABCD is 24.",
-"所以∠BOC=145°"); otherwise it reports "no answer" rather than guessing. When a model invents a new "Question: …"
-after answering and answers that too, only the text before the invented question counts.
+Extraction takes the *last* answer statement, looked for after the last ``</think>`` first: ``\\boxed{}``,
+``<answer>…</answer>`` (closed or not), ``Answer: X``, "the answer is (option) C", "the correct option letter is
+(D)", "the closest option is B", "(C) is correct", "this matches option C", "I choose D", ``故选C`` / ``答案是…`` /
+``答案选项为(D)``. A statement that only looks like one is passed over for an earlier one: a question ("is the answer
+C?"), a verdict ("the answer is consistent"), prose with no value, the list of choices echoed back, a computation
+cut off mid-way. One that hedges ("either B or C") ends the search: the response committed to nothing. Without any
+answer statement, only the response's ending counts: a last line that is just an answer (``C``, ``145°``, ``angle
+CDB = 55°``), a conclusion ("Therefore, ∠CED = 140°.", "…, so x = 5", ``∴∠BOC=145°``) or a last statement of one value
+("The perimeter of ABCD is 24."); otherwise the answer is "no answer" rather than a guess. When a model invents a
+new "Question: …" after answering and answers that too, only the text before the invented question counts.
 
 Equivalence understands letters A-H, a letter and its choice text in both directions (a letter whose stated value is
 another choice's is wrong, with a reason saying they disagree), numbers with units and degree signs, labels
 (``r = 5``, ``Area = 9π cm²``), equation chains (``90 - 40 = 50°``: the last right-hand side), ratios (``1:4``),
-fractions, LaTeX (``\\frac``, ``\\sqrt``, ``\\pi``, ``√{3}``), full-width characters and precision. Numbers are
-evaluated by a small recursive-descent parser (no ``eval``, no sympy), so judging stays fast and safe on arbitrary
-text.
+fractions, LaTeX (``\\frac``, ``\\sqrt``, ``\\pi``, ``√{3}``), Unicode (``²``, ``½``), full-width characters and
+precision. Numbers are evaluated by a small recursive-descent parser (no ``eval``, no sympy).
+
+Cost: answer phrases are found by walking back from the end of the response trigger word by trigger word ("answer",
+"option", "选", ...; ``bytes.rfind``, not a regex scan), trying each phrase pattern only where its trigger stands,
+and at most a fixed number of statements are examined; a response is read from its last ``TAIL_CHARS``. So a 1 MB
+response or a 100k-character repetition loop costs about what a short response does.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -227,7 +233,7 @@ _NOT_THIS_BUT = re.compile(
     r"(?P<ans>\S[^\n]{0,%d})" % MAX_ANSWER_CHARS
 )
 # Words before an answer: "the answer is likely (B)", "... should be approximately 5.66", "... is option C".
-_HEDGE = re.compile(
+_LEADING_WORDS = re.compile(
     r"(?i)^(?:(?:likely|probably|clearly|definitely|indeed|therefore|thus|then|simply|just|actually|exactly|"
     r"approximately|about|around|roughly|option|choice|letter)(?![A-Za-z])[ \t:：,]{0,4}){1,3}"
 )
@@ -403,7 +409,7 @@ def _statement_value(sentence: str, whole: bool) -> str | None:
     if whole and _SUBJECT_NUMBER.search(_TAGS.sub("", subject)):
         return None
     value = _strip_wrappers(rest if whole else _cut_sentence(rest)[0])
-    value = _HEDGE.sub("", value).strip()  # "approximately 8.25 units", "option C"
+    value = _LEADING_WORDS.sub("", value).strip()  # "approximately 8.25 units", "option C"
     value = re.sub(r"(?i)^(?:located[ \t]+)?at[ \t]+", "", value)  # "the vertex is at (2, -2)"
     value = re.sub(r"(?i)[ \t]+(?:high|tall|long|wide|deep|away|in[ \t]length)$", "", value)  # "7.5 meters high"
     if not _looks_like_answer(value):  # "9π square centimeters (about 28.27 cm²)"
@@ -437,7 +443,7 @@ def _clean_candidate(ans: str, method: str) -> str | object | None:
     corrected = _NOT_THIS_BUT.match(ans)
     if corrected:  # "the answer is not A, it is C"
         ans = corrected.group("ans")
-    if _UNDECIDED.match(_HEDGE.sub("", ans.strip(" \t*"))):
+    if _UNDECIDED.match(_LEADING_WORDS.sub("", ans.strip(" \t*"))):
         return _HEDGED
     if _lists_choices(ans):
         return None
@@ -446,7 +452,7 @@ def _clean_candidate(ans: str, method: str) -> str | object | None:
         if question:
             return None
     cleaned = _strip_wrappers(ans)
-    cleaned = _HEDGE.sub("", cleaned).strip() if _HEDGE.match(cleaned) else cleaned
+    cleaned = _LEADING_WORDS.sub("", cleaned).strip() if _LEADING_WORDS.match(cleaned) else cleaned
     if not cleaned or _NOT_AN_ANSWER.match(cleaned):
         return None
     if method in ("answer_label", "zh_answer") and is_computation(cleaned):
@@ -491,19 +497,16 @@ def _phrase_candidates(text: str) -> Iterator[tuple[int, str, str]]:
         if word.isascii() and pos > 0 and text[pos - 1].isascii() and text[pos - 1].isalpha():
             continue  # inside a longer word: "nonanswer", "preselect"
         for method, pattern, lead in _PHRASES[word]:
-            lead_match = lead.search(text, max(0, pos - 80), pos) if lead is not None else None
-            if lead is not None and lead_match is None:
-                continue
             m = pattern.match(text, pos)
-            if m is not None:
-                found = m.groupdict()
-                ans = (
-                    found.get("ans")
-                    or found.get("ans2")
-                    or (lead_match.groupdict().get("ans") if lead_match else None)
-                )
-                if ans:
-                    yield pos, ans, method
+            if m is None:
+                continue
+            before = lead.search(text, max(0, pos - 80), pos) if lead is not None else None
+            if lead is not None and before is None:
+                continue
+            found = {**(before.groupdict() if before else {}), **{k: v for k, v in m.groupdict().items() if v}}
+            ans = found.get("ans") or found.get("ans2")  # at the trigger, or before it ("(C) is correct")
+            if ans:
+                yield pos, ans, method
 
 
 def _from_markers(text: str) -> Extraction | None:
@@ -694,12 +697,15 @@ def _plain_number(s: str) -> float | None:
     return evaluate_expression(_latex_to_plain(s)) if s else None
 
 
+# Answer values repeat (choice texts, gold values, common answers), so the pure value functions keep a small cache.
+@functools.lru_cache(maxsize=8192)
 def value_text(text: str) -> str | None:
     """The text of an answer's value: full-width characters folded, ``$`` dropped, a label or equation chain before
     it removed (``"x = 90 - 40 = 50°"`` -> ``" 50°"``); None when the answer is an equation."""
     return _value_part(_normalize_text(text).replace("$", "").strip())
 
 
+@functools.lru_cache(maxsize=8192)
 def to_number(text: str) -> float | None:
     """The numeric value of an answer such as ``"140°"``, ``"4\\sqrt{2} cm"``, ``"\\frac{3}{2}"``, ``"x = 2π"``,
     ``"Area $=9\\pi$ cm²"``, ``"90 - 40 = 50°"`` or ``"1:4"``.
@@ -857,6 +863,7 @@ def _decimals(text: str) -> int | None:
     return len(m.group(1)) if m and to_number(value) is not None and "sqrt" not in _latex_to_plain(value) else None
 
 
+@functools.lru_cache(maxsize=8192)
 def normalize_text(text: str) -> str:
     """Canonical text for comparing non-numeric answers (equations, words): no spaces, no $, unified LaTeX."""
     s = _latex_to_plain(_DEGREE.sub("", _normalize_text(text))).lower()
@@ -952,6 +959,7 @@ class ChoiceReference:
     colon: bool = False
 
 
+@functools.lru_cache(maxsize=8192)
 def choice_reference(answer: str) -> ChoiceReference | None:
     """The choice(s) an answer names: ``"C"``, ``"(C) 145°"``, ``"C（145°）"``, ``"B: 5"``, ``"option c"``,
     ``"145° (C)"``, ``"C and D"``; None for an answer that names none ("A right triangle", "145°")."""
