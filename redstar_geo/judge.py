@@ -118,8 +118,14 @@ _LABEL_TAIL = _GAP + r"(?:" + _COPULA + r"[ \t]{0,4}[:：]?|[:：=–—])" + _G
 # "(C) 145° is the correct answer", "Therefore, C is the right option", "Hence, (C) is correct": the answer first.
 _IS_THE_LEAD = re.compile(
     r"(?:^|(?<=[\n.;:!?,，。]))[ \t*]{0,4}(?:(?i:therefore|thus|so|hence|clearly|then)[ \t,]{1,4})?"
-    r"(?P<ans>[^\n.;:!?,，。=]{1,40}?)[ \t*]{0,4}(?i:is|would[ \t]be|must[ \t]be|should[ \t]be)[ \t]{1,4}"
+    r"(?P<ans>[^\n.;:!?,，。=]{1,40}?)[ \t*]{0,4}(?i:is|are|would[ \t]be|must[ \t]be|should[ \t]be)[ \t]{1,4}"
     r"(?i:the[ \t]{1,4})?(?i:(?:correct|right|final|best|only)[ \t]{1,4})?$"
+)
+# "if ..., the answer would be X" / "in that case the answer would be X" within the same sentence
+_HYPOTHETICAL_VERB = re.compile(r"(?i)(?<![a-z])(?:would|could|might|were)(?![a-z])")
+_CONDITION = re.compile(
+    r"(?i)(?<![a-z])(?:if|suppose|supposing|assuming|in[ \t]that[ \t]case|alternatively|otherwise|were)(?![a-z])"
+    r"[^.!?。\n]*$"
 )
 _IS_THE_ANSWER = ("is_the_answer", re.compile(r"(?:answer|option|choice)(?![a-z])", re.I), _IS_THE_LEAD)
 # (method, pattern matched at the trigger, pattern the text just before the trigger must match, or None)
@@ -237,13 +243,19 @@ _LEADING_WORDS = re.compile(
     r"(?i)^(?:(?:likely|probably|clearly|definitely|indeed|therefore|thus|then|simply|just|actually|exactly|"
     r"approximately|about|around|roughly|option|choice|letter)(?![A-Za-z])[ \t:：,]{0,4}){1,3}"
 )
+# Three or more values in a row ("35°, 45°, 55°, 65°"): the choices restated.
+_VALUE_LIST = re.compile(
+    r"[ \t*(]{0,4}-?[\d.√π]+[^,，、;\n]{0,8}(?:[,，、][ \t]{0,4}(?:and[ \t]+|or[ \t]+)?-?[\d.√π]+[^,，、;\n]{0,8}){2,}"
+)
 # A list of the choices ("A. 40° B. 60°" / "(A) 40 (B) 60"), which restates the question instead of answering it.
 _CHOICE_LABEL = re.compile(r"(?:^|(?<=[\s,;]))[(\[]?([A-H])(?:[)\]][ \t]{0,4}|[.:][ \t]{0,4})(?=\S)")
 # A model that answers and then invents the next exercise ("Question: ...", "Hint: ...") and answers that too.
 # (Two patterns that each start with a fixed character, which the regex engine finds fast.)
 _INVENTED = re.compile(
-    r"\n[ \t>#*]{0,8}(?:Question|QUESTION|Q|Problem|Hint|Human|User|USER|Instruction|问题|题目)"
-    r"[ \t]{0,4}\d{0,3}[ \t]{0,4}[:：]"
+    r"\n[ \t>#*]{0,8}(?:(?:Question|QUESTION|Q|Problem|Hint|Human|User|USER|Instruction|Exercise|Example|"
+    r"Practice(?: problem)?|Follow-up(?: question)?|问题|题目|练习|例题)[ \t]{0,4}\d{0,3}[ \t*]{0,4}[:：]"
+    r"|(?:Here's|Here is|Try)[^\n]{0,40}(?:similar|another|practice|follow-up)[^\n]{0,30}"
+    r"(?:problem|question|exercise))"
 )
 _INVENTED_INLINE = re.compile(r"[.。!?] (?:Question|Hint|问题)[ \t]{0,4}\d{0,3}[ \t]{0,4}[:：]")
 _TAGS = re.compile(r"</?(?:think|answer)>?|<\|[a-z_]{1,20}\|>|</?s>|<eos>|<end_of_turn>")
@@ -271,6 +283,8 @@ _CLAUSE_BREAK = re.compile(
     r"[,;，；]|(?i:(?<![a-z])(?:so|and|then|thus|hence|therefore|since|because|which)(?![a-z]))"
 )
 _EXPLANATION = re.compile(r"(?i)[ \t]+(?:because|since)[ \t]|,[ \t]*(?:which|because|since|as)[ \t]")
+_CLAUSE_SEPARATOR = re.compile(r"[,;，；]")
+_WORD = re.compile(r"[a-z]{3}|[A-Z][a-z]{2}|[\u4e00-\u9fff]")
 _MATH_NAMES = re.compile(r"\\[A-Za-z]+|(?<![A-Za-z])(?:sin|cos|tan|cot|sec|csc|log|ln|sqrt|frac)(?![a-z])")
 _MATH_TEXT = re.compile(r"[0-9A-Za-z \t\\{}()\[\]^_+\-*/=.,<>≤≥|√π∠°'−×÷²³½]{1,80}")
 # An unevaluated computation: numbers joined by + - × ÷ (no √, π or fraction, which exact answers have).
@@ -429,8 +443,9 @@ def _is_math_text(value: str) -> bool:
 
 
 def _has_words(text: str) -> bool:
-    """Prose ("the angle is", "sinB的值是"), not a formula: LaTeX commands and function names are no words."""
-    return bool(re.search(r"[A-Za-z]{3}|[\u4e00-\u9fff]", _MATH_NAMES.sub("", text)))
+    """Prose ("the angle is", "sinB的值是"), not a formula: LaTeX commands, function names and point names (``ACB``)
+    are no words."""
+    return bool(_WORD.search(_MATH_NAMES.sub("", text)))
 
 
 _HEDGED = object()  # what _clean_candidate returns for a statement that hedges: final, but no answer
@@ -445,8 +460,8 @@ def _clean_candidate(ans: str, method: str) -> str | object | None:
         ans = corrected.group("ans")
     if _UNDECIDED.match(_LEADING_WORDS.sub("", ans.strip(" \t*"))):
         return _HEDGED
-    if _lists_choices(ans):
-        return None
+    if _lists_choices(ans) or (_VALUE_LIST.match(ans) and not _LETTER_LIST_HEAD.match(ans)):
+        return None  # "A. 40° B. 60° ...", "the options are 35°, 45°, 55°, 65°": the choices, not an answer
     if method in ("answer_label", "zh_answer") and not _BOXED.search(ans):
         ans, question = _cut_sentence(ans)
         if question:
@@ -503,6 +518,9 @@ def _phrase_candidates(text: str) -> Iterator[tuple[int, str, str]]:
             before = lead.search(text, max(0, pos - 80), pos) if lead is not None else None
             if lead is not None and before is None:
                 continue
+            condition = _CONDITION.search(text, max(0, pos - 160), pos)
+            if condition and _HYPOTHETICAL_VERB.search(text, condition.start(), m.end()):
+                continue  # "Alternatively, if 2 is the leg, the answer would be √5": a case weighed, not chosen
             found = {**(before.groupdict() if before else {}), **{k: v for k, v in m.groupdict().items() if v}}
             ans = found.get("ans") or found.get("ans2")  # at the trigger, or before it ("(C) is correct")
             if ans:
@@ -607,7 +625,9 @@ def _looks_like_answer(line: str) -> bool:
     """A short line that is only an answer: a letter, ``(C) 145°``, a number with unit, a short LaTeX value."""
     if len(line) > 40 or not line:
         return False
-    if re.fullmatch(r"[(（]?[A-H][)）]?(?:[.:：)][^\n]{0,36})?|[(（]?[a-h][)）]?", line) or _LETTER_LIST.match(line):
+    if re.fullmatch(
+        r"[(（]?[A-H][)）]?(?:[.:：)][^\n]{0,36})?|[(（]?[a-h][)）]?(?:[)）][^\n]{0,36})?", line
+    ) or _LETTER_LIST.match(line):
         return True
     if re.fullmatch(r"[(\[][^A-Za-z]{1,30}[)\]]", line) and _is_math_text(line):  # "(1, -3)", "[-4, 0)"
         return True
@@ -687,8 +707,8 @@ def _value_part(s: str) -> str | None:
     symbols = not re.search(r"\d", first) and not _has_words(first)  # "∠EGF = ½∠BEF = ..."
     if first.strip() and not (symbols or _LABEL_OK.match(first) or _plain_number(first) is not None):
         return None
-    if any(_has_words(side) for side in sides[1:-1]):
-        return None  # prose between the signs: several statements, not one chain
+    if any(_has_words(side) or _CLAUSE_SEPARATOR.search(side) for side in sides[1:-1]):
+        return None  # prose or a comma between the signs: several statements ("∠A=90°，∠B=25°"), not one chain
     return sides[-1]
 
 
@@ -940,7 +960,7 @@ _LETTER_LIST = re.compile(
     r"^[(（]?[A-H][)）]?(?:[ \t]{0,4}(?:,|，|、|and|和|&|/|[ \t])[ \t]{0,4}[(（]?[A-H][)）]?){1,7}$"
 )
 _CHOICE_HEAD = re.compile(
-    r"^(?P<word>(?i:option|choice|选项)[ \t]{0,4})?(?P<open>[(\[])?(?P<l>[A-Ha-h])(?(open)[)\]]|\)?)"
+    r"^(?P<word>(?i:option|choice|选项)[ \t]{0,4})?(?P<open>[(\[])?(?P<l>[A-Ha-h])(?P<close>(?(open)[)\]]|\)?))"
     r"(?![A-Za-z0-9])(?P<rest>.*)$",
     re.S,
 )
@@ -972,7 +992,8 @@ def choice_reference(answer: str) -> ChoiceReference | None:
         bare_rest = rest.strip(" \t.。:：)")
         # A lower-case letter names a choice after "option"/"choice", or alone ("d"), but "a" alone is too likely
         # the article.
-        if letter.islower() and not (m.group("word") or (not bare_rest and letter != "a")):
+        labelled = m.group("word") or m.group("close")  # "option c", "(c)", "b) 100"
+        if letter.islower() and not (labelled or (not bare_rest and letter != "a")):
             return None
         if not bare_rest:
             return ChoiceReference(letter.upper())
@@ -1060,6 +1081,8 @@ def _judge_choice(ext: Extraction, problem: Problem, protocol: str) -> Verdict:
             reason = f"{answer!r} names choice {outside}, which is not among the choices {letters}"
             return Verdict(False, "no_answer", answer, None, ext.method, reason)
         letter = ref.letters
+        if len(letter) == len(letters) > 2 and len(problem.answer_letter or "") < len(letters):
+            return Verdict(False, "no_answer", answer, None, ext.method, f"{answer!r} names every choice")
         if ref.value is not None and len(letter) == 1:
             stated = _prose_value(ref.value)
             by_value = match_choices(stated, choices)
@@ -1110,7 +1133,7 @@ def _judge_free_form(ext: Extraction, problem: Problem) -> Verdict:
         return Verdict(False, "no_answer", answer, None, ext.method, reason)
     # No choices to name: "(B) 5" / "A: 5" state the value 5.
     value = _prose_value(ref.value) if ref is not None else answer
-    if to_number(gold) is not None and not re.search(r"\d|[½⅓¼¾⅔]", value):
+    if to_number(gold) is not None and to_number(value) is None and not re.search(r"\d", value):
         reason = f"{answer!r} states no value"  # "∠ADC = ∠ABC" for a numeric gold
         return Verdict(False, "no_answer", answer, None, ext.method, reason)
     ok, why = values_equal(value, gold, problem.answer_type, problem.precision)
