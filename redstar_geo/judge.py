@@ -241,7 +241,7 @@ _NOT_THIS_BUT = re.compile(
 # Words before an answer: "the answer is likely (B)", "... should be approximately 5.66", "... is option C".
 _LEADING_WORDS = re.compile(
     r"(?i)^(?:(?:likely|probably|clearly|definitely|indeed|therefore|thus|then|simply|just|actually|exactly|"
-    r"approximately|about|around|roughly|option|choice|letter)(?![A-Za-z])[ \t:：,]{0,4}){1,3}"
+    r"approximately|about|around|roughly|both|options?|choices?|letters?)(?![A-Za-z])[ \t:：,]{0,4}){1,3}"
 )
 # Three or more values in a row ("35°, 45°, 55°, 65°"): the choices restated.
 _VALUE_LIST = re.compile(

@@ -292,6 +292,7 @@ def test_labelled_values_still_differ_when_they_differ():
 def test_bare_lowercase_choice_and_a_colon_as_answer():
     assert judge("c", PARALLEL).correct and judge("(c)", PARALLEL).correct
     assert judge("a", Problem(id="a", source="x", question="?", choices=["1", "2"], answer_letter="A")).correct
+    assert judge("c) 65", PARALLEL).correct and not judge("b) 60", PARALLEL).correct
     # "A:" written for "Answer:": its value is another choice's, and the problem has no choice A of that value
     assert judge(CLAUDE + "Q: What is ∠2?\nA: 65°", PARALLEL).correct
     assert judge("Q: Find the degree of ∠CDB.\nA: The degree of ∠CDB is 55°.", VALUE, protocol="value").correct
@@ -310,7 +311,7 @@ def test_short_answers_of_other_shapes():
     coordinates = Problem(id="c", source="mathverse", question="Find the vertex.", answer="(2,-2)")
     assert judge("(2, −2)", coordinates).correct and not judge("(1, -3)", coordinates).correct
     two = Problem(id="t", source="mathverse", question="?", choices=["∠3", "∠4", "∠5", "∠8"], answer_letter="AC")
-    assert judge("A, C", two).correct
+    assert judge("A, C", two).correct and judge("Both A and C are correct.", two).correct
     assert judge("The angles congruent to ∠1 are ∠3 and ∠5, i.e., options A and C.", two).correct
     right = Problem(id="r", source="mathvista", question="?", choices=["45", "60", "90", "120"], answer_letter="C")
     assert judge("The measure of angle H is 90 degrees because it is a right angle in the figure.", right).correct
@@ -352,6 +353,11 @@ def test_letter_golds_without_choices():
             + "<answer>55°</answer>\nQuestion: In the figure, find ∠AOB.\n<think>...</think><answer>110°</answer>",
             VALUE,
         ),
+        (
+            "The answer is **(C) 65°**.\n\nEG bisects ∠BEF = 130°.\n\n**Here's a similar problem you can try:**\n\n"
+            "In △PQR, M and N are the midpoints of PQ and PR. If QR = 14, what is MN?\n\n**Answer:** MN = 7.",
+            PARALLEL,
+        ),
     ],
 )
 def test_invented_continuation_is_ignored(response, problem):
@@ -368,6 +374,18 @@ def test_hedging_at_the_end_is_no_answer_even_after_an_earlier_answer():
     assert verdict.status == "no_answer" and "hedges" in verdict.reason
     assert judge(R1_THINK + "<answer>55° or 125°</answer>", VALUE, protocol="value").status == "no_answer"
     assert judge(ZH_SOLUTION + "答案可能是B或者D。", CIRCLE_ZH).status == "no_answer"
+
+
+def test_cases_weighed_are_not_answers():
+    text = (
+        "If the right angle were at B, AC would be the hypotenuse and AB = √3, which is option A. Alternatively, if 2"
+        " is the vertical leg, the answer would be √5. Given that AC = 2, BC = 1, the"
+    )
+    assert judge(text, PARALLEL).status == "no_answer"
+    assert judge("The options are 50°, 60°, 65°, 90°, so it is one of the middle two.", PARALLEL).status == "no_answer"
+    assert judge("A, B, C, D", PARALLEL).status == "no_answer"
+    # a plain conditional computation that concludes is still an answer
+    assert judge("If we subtract ∠1 from 180° and halve it, the answer is 65°.", PARALLEL).correct
 
 
 def test_a_restated_question_before_answering_is_kept():
