@@ -255,7 +255,7 @@ _INVENTED = re.compile(
     r"\n[ \t>#*]{0,8}(?:(?:Question|QUESTION|Q|Problem|Hint|Human|User|USER|Instruction|Exercise|Example|"
     r"Practice(?: problem)?|Follow-up(?: question)?|问题|题目|练习|例题)[ \t]{0,4}\d{0,3}[ \t*]{0,4}[:：]"
     r"|(?:Here's|Here is|Try)[^\n]{0,40}(?:similar|another|practice|follow-up)[^\n]{0,30}"
-    r"(?:problem|question|exercise))"
+    r"(?:problem|question|exercise)|(?:<\|im_start\|>)?(?:user|human|USER|Human)[ \t]*\n)"  # a chat turn leaked
 )
 _INVENTED_INLINE = re.compile(r"[.。!?] (?:Question|Hint|问题)[ \t]{0,4}\d{0,3}[ \t]{0,4}[:：]")
 _TAGS = re.compile(r"</?(?:think|answer)>?|<\|[a-z_]{1,20}\|>|</?s>|<eos>|<end_of_turn>")
@@ -378,10 +378,12 @@ def _cut_sentence(ans: str) -> tuple[str, bool]:
     letters = _LETTER_LIST_HEAD.match(ans)
     if letters:
         return letters.group(0), False
-    m = _SENTENCE_END.search(ans)
-    if m is None:
-        return ans, False
-    return ans[: m.start()], m.group().strip()[:1] in ("?", "？")
+    for m in _SENTENCE_END.finditer(ans):
+        head = ans[: m.start()]
+        if head.count("(") + head.count("[") > head.count(")") + head.count("]"):
+            continue  # a comma inside "(5, 3)" or "[-4, 0)" ends nothing
+        return head, m.group().strip()[:1] in ("?", "？")
+    return ans, False
 
 
 def is_computation(value: str) -> bool:

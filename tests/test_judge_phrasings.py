@@ -310,6 +310,7 @@ def test_free_form_answers_that_state_no_value():
 def test_short_answers_of_other_shapes():
     coordinates = Problem(id="c", source="mathverse", question="Find the vertex.", answer="(2,-2)")
     assert judge("(2, −2)", coordinates).correct and not judge("(1, -3)", coordinates).correct
+    assert judge("C = B + D - A = (2, -2).\n\n**Answer: (2, -2)**", coordinates).correct  # the comma ends nothing
     two = Problem(id="t", source="mathverse", question="?", choices=["∠3", "∠4", "∠5", "∠8"], answer_letter="AC")
     assert judge("A, C", two).correct and judge("Both A and C are correct.", two).correct
     assert judge("The angles congruent to ∠1 are ∠3 and ∠5, i.e., options A and C.", two).correct
@@ -374,6 +375,14 @@ def test_hedging_at_the_end_is_no_answer_even_after_an_earlier_answer():
     assert verdict.status == "no_answer" and "hedges" in verdict.reason
     assert judge(R1_THINK + "<answer>55° or 125°</answer>", VALUE, protocol="value").status == "no_answer"
     assert judge(ZH_SOLUTION + "答案可能是B或者D。", CIRCLE_ZH).status == "no_answer"
+
+
+def test_a_leaked_chat_turn_is_an_invented_continuation():
+    text = (
+        R1_THINK
+        + "<answer>55°</answer>\nuser\nThe side of square ABCD is 3, find AC.\nassistant\n<answer>3√2</answer>"
+    )
+    assert judge(text, VALUE, protocol="value").correct
 
 
 def test_cases_weighed_are_not_answers():
