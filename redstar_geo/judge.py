@@ -333,16 +333,16 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
 
 
 def _answer_tags(text: str) -> list[tuple[int, str]]:
-    """(start, body) of every ``<answer>`` tag, closed or not."""
-    found, start = [], text.find(_ANSWER_OPEN)
-    while start >= 0:
+    """(start, body) of the latest ``<answer>`` tags (at most ``MAX_CANDIDATES``), closed or not, in text order."""
+    found, start = [], text.rfind(_ANSWER_OPEN)
+    while start >= 0 and len(found) < MAX_CANDIDATES:
         body_start = start + len(_ANSWER_OPEN)
         end = _ANSWER_BODY_END.search(text, body_start, body_start + MAX_ANSWER_CHARS * 4)
         body = text[body_start : end.start() if end else body_start + MAX_ANSWER_CHARS]
         if body.strip():
             found.append((start, body))
-        start = text.find(_ANSWER_OPEN, body_start)
-    return found
+        start = text.rfind(_ANSWER_OPEN, 0, start)
+    return found[::-1]
 
 
 def _strip_wrappers(ans: str) -> str:
