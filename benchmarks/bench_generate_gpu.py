@@ -47,9 +47,11 @@ from redstar_geo.generation import GenerationConfig, Request, TransformersBacken
 from redstar_geo.models import QWEN2_VL_CHAT_TEMPLATE, build_tiny_model, build_tiny_tokenizer  # noqa: E402
 
 METHODS = ("generate", "backend", "backend_static", "backend_static_compile")
-QUESTION = ("As shown in the figure, AB is the diameter of circle O, and point C is on the circle. If angle ABC = "
-            "40°, then the measure of angle BAC is ( ) Choices: A. 30° B. 40° C. 50° D. 60° First think step by "
-            "step, then give the letter of the correct choice as your final answer in \\boxed{}.")
+QUESTION = (
+    "As shown in the figure, AB is the diameter of circle O, and point C is on the circle. If angle ABC = "
+    "40°, then the measure of angle BAC is ( ) Choices: A. 30° B. 40° C. 50° D. 60° First think step by "
+    "step, then give the letter of the correct choice as your final answer in \\boxed{}."
+)
 
 
 def build_processor(max_pixels: int):
@@ -69,8 +71,12 @@ def build_processor(max_pixels: int):
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
         image_processor = Qwen2VLImageProcessorPil(**kwargs)
-    return Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video,
-                            chat_template=QWEN2_VL_CHAT_TEMPLATE)
+    return Qwen2VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video,
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
 
 
 def make_image(px: int, seed: int):
@@ -93,12 +99,24 @@ def run_generate(model, processor, requests, new_tokens: int, device: str) -> in
     """Plain ``model.generate`` on the whole batch (left-padded, as the backend pads); returns generated tokens."""
     processor.tokenizer.padding_side = "left"
     inputs = processor.apply_chat_template(
-        [chat_messages(r) for r in requests], add_generation_prompt=True, tokenize=True, return_dict=True,
-        return_tensors="pt", processor_kwargs={"padding": True},
+        [chat_messages(r) for r in requests],
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        processor_kwargs={"padding": True},
     ).to(device)
     with torch.inference_mode():
-        out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                             temperature=None, top_p=None, top_k=None, pad_token_id=processor.tokenizer.pad_token_id)
+        out = model.generate(
+            **inputs,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=processor.tokenizer.pad_token_id,
+        )
     new = out.shape[1] - inputs["input_ids"].shape[1]  # (batch, prompt + new)
     if new != new_tokens:
         raise RuntimeError(f"generate made {new} new tokens, not {new_tokens}")
@@ -149,9 +167,17 @@ def main() -> None:
         model, processor = load_model_and_processor(str(path), torch_dtype="float32", attn_implementation="sdpa")
         tok = processor.tokenizer
     else:
-        ids = {name: tok.convert_tokens_to_ids(t) for name, t in [
-            ("image", "<|image_pad|>"), ("video", "<|video_pad|>"), ("vision_start", "<|vision_start|>"),
-            ("vision_end", "<|vision_end|>"), ("eos", "<|im_end|>"), ("pad", "<|endoftext|>")]}
+        ids = {
+            name: tok.convert_tokens_to_ids(t)
+            for name, t in [
+                ("image", "<|image_pad|>"),
+                ("video", "<|video_pad|>"),
+                ("vision_start", "<|vision_start|>"),
+                ("vision_end", "<|vision_end|>"),
+                ("eos", "<|im_end|>"),
+                ("pad", "<|endoftext|>"),
+            ]
+        }
         model = build_model(qwen2_vl_config(QWEN2_VL_7B, ids), device, dtype)
     model.eval()
     # No EOS: every response runs to the forced length, so every method does the same work.
@@ -159,13 +185,20 @@ def main() -> None:
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.min_new_tokens = new_tokens  # the backend does not pass min_new_tokens itself
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: Qwen2-VL {'tiny' if tiny else '7B'} shape, {n_params / 1e6:,.1f}M parameters, {dtype}, "
-          f"built in {time.perf_counter() - t0:.0f}s on {device}", flush=True)
+    print(
+        f"model: Qwen2-VL {'tiny' if tiny else '7B'} shape, {n_params / 1e6:,.1f}M parameters, {dtype}, "
+        f"built in {time.perf_counter() - t0:.0f}s on {device}",
+        flush=True,
+    )
 
     requests_all = [Request(f"p{i}", f"[{i}] {QUESTION}", make_image(px, i)) for i in range(max(batch_sizes))]
     prompt_len = processor.apply_chat_template(
-        [chat_messages(requests_all[0])], add_generation_prompt=True, tokenize=True, return_dict=True,
-        return_tensors="pt")["input_ids"].shape[1]
+        [chat_messages(requests_all[0])],
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+    )["input_ids"].shape[1]
     header = [
         f"Generation throughput, Qwen2-VL-{'tiny' if tiny else '7B'} shape ({n_params / 1e9:.2f}B params, {dtype}, "
         f"sdpa), greedy, {new_tokens} forced new tokens, one {px}x{px} image + question per prompt "
@@ -194,16 +227,21 @@ def main() -> None:
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(table + "\n", encoding="utf-8")
-            out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2),
-                                                encoding="utf-8")
+            out.with_suffix(".json").write_text(
+                json.dumps({"args": vars(args), "results": results}, indent=2), encoding="utf-8"
+            )
         return table
 
     for method in methods:
         backend = None
         if method != "generate":
             gen_config = GenerationConfig(
-                backend="transformers", model="(in memory)", max_new_tokens=new_tokens, temperature=0.0,
-                batch_size=max(batch_sizes), cache_implementation="static" if "static" in method else None,
+                backend="transformers",
+                model="(in memory)",
+                max_new_tokens=new_tokens,
+                temperature=0.0,
+                batch_size=max(batch_sizes),
+                cache_implementation="static" if "static" in method else None,
                 compile=method.endswith("compile"),
             )
             backend = TransformersBackend(gen_config, model, processor)
@@ -229,8 +267,11 @@ def main() -> None:
                     sync(device)
                     seconds = time.perf_counter() - t_run
                     res = {"tokens": n, "seconds": seconds, "tokens_per_s": n / seconds, "warmup_s": warm}
-                    print(f"{method} batch {b}: {n} tokens in {seconds:.1f}s -> {n / seconds:,.1f} tok/s "
-                          f"(warm-up {warm:.1f}s)", flush=True)
+                    print(
+                        f"{method} batch {b}: {n} tokens in {seconds:.1f}s -> {n / seconds:,.1f} tok/s "
+                        f"(warm-up {warm:.1f}s)",
+                        flush=True,
+                    )
                 except Exception as exc:  # noqa: BLE001 - an OOM or compile failure is a result; go on with the rest
                     res = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
                     print(f"{method} batch {b}: {res['error']}", flush=True)

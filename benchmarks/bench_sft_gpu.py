@@ -42,17 +42,39 @@ from redstar_geo.packing import IGNORE_INDEX, enable_varlen_attention, pack_gree
 
 # Qwen2-VL-7B-Instruct's config.json, the sizes that matter for cost. Special token ids are Qwen2's.
 QWEN2_VL_7B = {
-    "text": {"vocab_size": 152064, "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
-             "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 32768,
-             "rms_norm_eps": 1e-6, "mrope_section": [16, 24, 24]},
+    "text": {
+        "vocab_size": 152064,
+        "hidden_size": 3584,
+        "intermediate_size": 18944,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "max_position_embeddings": 32768,
+        "rms_norm_eps": 1e-6,
+        "mrope_section": [16, 24, 24],
+    },
     "vision": {"depth": 32, "embed_dim": 1280, "num_heads": 16, "mlp_ratio": 4},
-    "ids": {"image": 151655, "video": 151656, "vision_start": 151652, "vision_end": 151653, "eos": 151645,
-            "pad": 151643},
+    "ids": {
+        "image": 151655,
+        "video": 151656,
+        "vision_start": 151652,
+        "vision_end": 151653,
+        "eos": 151645,
+        "pad": 151643,
+    },
 }
 TINY = {
-    "text": {"vocab_size": 1024, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-             "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096,
-             "rms_norm_eps": 1e-6, "mrope_section": [2, 3, 3]},
+    "text": {
+        "vocab_size": 1024,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "rms_norm_eps": 1e-6,
+        "mrope_section": [2, 3, 3],
+    },
     "vision": {"depth": 2, "embed_dim": 32, "num_heads": 2, "mlp_ratio": 2},
     "ids": {"image": 1000, "video": 1001, "vision_start": 1002, "vision_end": 1003, "eos": 1004, "pad": 1005},
 }
@@ -67,15 +89,31 @@ def qwen2_vl_config(shape: dict, ids: dict | None = None):
     return Qwen2VLConfig(
         text_config={
             **{k: v for k, v in text.items() if k != "mrope_section"},
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0,
-                                "mrope_section": text["mrope_section"]},
-            "bos_token_id": ids["pad"], "eos_token_id": ids["eos"], "pad_token_id": ids["pad"],
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 1_000_000.0,
+                "mrope_section": text["mrope_section"],
+            },
+            "bos_token_id": ids["pad"],
+            "eos_token_id": ids["eos"],
+            "pad_token_id": ids["pad"],
         },
-        vision_config={**vision, "hidden_size": text["hidden_size"], "patch_size": 14, "spatial_merge_size": 2,
-                       "temporal_patch_size": 2, "in_channels": 3},
-        image_token_id=ids["image"], video_token_id=ids["video"], vision_start_token_id=ids["vision_start"],
-        vision_end_token_id=ids["vision_end"], bos_token_id=ids["pad"], eos_token_id=ids["eos"],
-        pad_token_id=ids["pad"], tie_word_embeddings=False,
+        vision_config={
+            **vision,
+            "hidden_size": text["hidden_size"],
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "in_channels": 3,
+        },
+        image_token_id=ids["image"],
+        video_token_id=ids["video"],
+        vision_start_token_id=ids["vision_start"],
+        vision_end_token_id=ids["vision_end"],
+        bos_token_id=ids["pad"],
+        eos_token_id=ids["eos"],
+        pad_token_id=ids["pad"],
+        tie_word_embeddings=False,
     )
 
 
@@ -97,24 +135,40 @@ def make_samples(config, n: int, min_len: int, max_len: int, image_px: int, seed
     grid = image_px // vis.patch_size  # 448 / 14 = 32 patches a side
     n_image = grid * grid // vis.spatial_merge_size**2  # 256 tokens after the 2×2 merge
     patch_dim = 3 * vis.temporal_patch_size * vis.patch_size**2  # 1176 values per patch
-    special = min(config.image_token_id, config.video_token_id, config.vision_start_token_id,
-                  config.vision_end_token_id, config.text_config.pad_token_id, config.text_config.eos_token_id)
+    special = min(
+        config.image_token_id,
+        config.video_token_id,
+        config.vision_start_token_id,
+        config.vision_end_token_id,
+        config.text_config.pad_token_id,
+        config.text_config.eos_token_id,
+    )
     words = lambda k: torch.randint(0, min(vocab, special), (k,), generator=g)  # ordinary (non-special) ids
     samples = []
     for _ in range(n):
         total = rng.randint(min_len, max_len)
         n_before, n_question = 20, 60  # system prompt + "<|im_start|>user\n"; question + "<|im_start|>assistant\n"
         n_response = max(8, total - n_before - n_image - 2 - n_question)
-        ids = torch.cat([words(n_before), torch.tensor([config.vision_start_token_id]),
-                         torch.full((n_image,), config.image_token_id), torch.tensor([config.vision_end_token_id]),
-                         words(n_question), words(n_response)])
+        ids = torch.cat(
+            [
+                words(n_before),
+                torch.tensor([config.vision_start_token_id]),
+                torch.full((n_image,), config.image_token_id),
+                torch.tensor([config.vision_end_token_id]),
+                words(n_question),
+                words(n_response),
+            ]
+        )
         labels = ids.clone()
         labels[: ids.shape[0] - n_response] = IGNORE_INDEX
-        samples.append({
-            "input_ids": ids, "labels": labels,
-            "pixel_values": torch.randn(grid * grid, patch_dim, generator=g),  # (1024, 1176) normalised patches
-            "image_grid_thw": torch.tensor([[1, grid, grid]]),
-        })
+        samples.append(
+            {
+                "input_ids": ids,
+                "labels": labels,
+                "pixel_values": torch.randn(grid * grid, patch_dim, generator=g),  # (1024, 1176) normalised patches
+                "image_grid_thw": torch.tensor([[1, grid, grid]]),
+            }
+        )
     return samples
 
 
@@ -188,12 +242,21 @@ def run_method(name, model, batches, n_warmup, optimizer, device, dtype) -> dict
     sync()
     seconds = time.perf_counter() - t0
     timed = batches[n_warmup:]
-    useful = sum(int((b["attention_mask"] != 0).sum()) if isinstance(b.get("attention_mask"), torch.Tensor)
-                 else b["input_ids"].numel() for b in timed)
+    useful = sum(
+        int((b["attention_mask"] != 0).sum())
+        if isinstance(b.get("attention_mask"), torch.Tensor)
+        else b["input_ids"].numel()
+        for b in timed
+    )
     computed = sum(b["input_ids"].numel() for b in timed)
     return {
-        "method": name, "steps": len(timed), "seconds": seconds, "useful_tokens": useful, "computed_tokens": computed,
-        "tokens_per_s": useful / seconds, "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        "method": name,
+        "steps": len(timed),
+        "seconds": seconds,
+        "useful_tokens": useful,
+        "computed_tokens": computed,
+        "tokens_per_s": useful / seconds,
+        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         "mean_loss": float(torch.stack(losses).float().mean()),
     }
 
@@ -208,8 +271,12 @@ def main() -> None:
     parser.add_argument("--min_len", type=int, default=None, help="shortest sample, tokens (1024; tiny 64)")
     parser.add_argument("--max_len", type=int, default=None, help="longest sample, tokens (8192; tiny 400)")
     parser.add_argument("--methods", default="padded,packed,packed_dense", help="comma-separated, in run order")
-    parser.add_argument("--optimizer", choices=["none", "adamw"], default="none",
-                        help="none: forward+backward; adamw: + torch AdamW step (states in the params' dtype)")
+    parser.add_argument(
+        "--optimizer",
+        choices=["none", "adamw"],
+        default="none",
+        help="none: forward+backward; adamw: + torch AdamW step (states in the params' dtype)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="also write the markdown table here (and the numbers as .json)")
     args = parser.parse_args()
@@ -240,8 +307,11 @@ def main() -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: Qwen2-VL {'tiny' if tiny else '7B'} shape, {n_params / 1e6:,.1f}M parameters, {dtype}, "
-          f"built in {time.perf_counter() - t_build:.0f}s on {device}", flush=True)
+    print(
+        f"model: Qwen2-VL {'tiny' if tiny else '7B'} shape, {n_params / 1e6:,.1f}M parameters, {dtype}, "
+        f"built in {time.perf_counter() - t_build:.0f}s on {device}",
+        flush=True,
+    )
 
     # Enough samples that the first warmup + steps packed rows are full; the padded runs get exactly those samples.
     n_samples = (warmup + steps) * max(1, budget // min_len) + 8
@@ -253,8 +323,10 @@ def main() -> None:
     timed_ids = sorted(i for r in rows[warmup:] for i in r)
 
     def padded_batches(ids):
-        return [pad_samples([samples[i] for i in ids[k : k + args.pad_batch]], config, config.text_config.pad_token_id)
-                for k in range(0, len(ids), args.pad_batch)]
+        return [
+            pad_samples([samples[i] for i in ids[k : k + args.pad_batch]], config, config.text_config.pad_token_id)
+            for k in range(0, len(ids), args.pad_batch)
+        ]
 
     optimizer = None
     if args.optimizer == "adamw":
@@ -283,8 +355,11 @@ def main() -> None:
             model.zero_grad(set_to_none=True)
         if "error" not in res:
             res["mfu"] = flops / res["seconds"] / peak if peak else None
-            print(f"{method}: {res['steps']} steps, {res['useful_tokens']} useful tokens in {res['seconds']:.1f}s "
-                  f"-> {res['tokens_per_s']:,.0f} tok/s, mean loss {res['mean_loss']:.4f}", flush=True)
+            print(
+                f"{method}: {res['steps']} steps, {res['useful_tokens']} useful tokens in {res['seconds']:.1f}s "
+                f"-> {res['tokens_per_s']:,.0f} tok/s, mean loss {res['mean_loss']:.4f}",
+                flush=True,
+            )
         else:
             print(f"{method}: {res['error']}", flush=True)
         results.append(res)
@@ -308,16 +383,19 @@ def main() -> None:
         mfu = f"{100 * r['mfu']:.1f}%" if r.get("mfu") else "n/a"
         mem = f"{r['peak_mem_gib']:.1f} GiB" if r["peak_mem_gib"] is not None else "n/a"
         ratio = f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "n/a"
-        lines.append(f"| {r['method']} | {r['steps']} | {r['tokens_per_s']:,.0f} | {100 * pad:.0f}% | {mfu} | {mem} "
-                     f"| {ratio} |")
+        lines.append(
+            f"| {r['method']} | {r['steps']} | {r['tokens_per_s']:,.0f} | {100 * pad:.0f}% | {mfu} | {mem} | {ratio} |"
+        )
     table = "\n".join(lines)
     print("\n" + table)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table + "\n", encoding="utf-8")
-        out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "n_params": n_params, "peak_flops": peak,
-                                                        "results": results}, indent=2), encoding="utf-8")
+        out.with_suffix(".json").write_text(
+            json.dumps({"args": vars(args), "n_params": n_params, "peak_flops": peak, "results": results}, indent=2),
+            encoding="utf-8",
+        )
 
 
 if __name__ == "__main__":

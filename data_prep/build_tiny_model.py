@@ -29,8 +29,14 @@ class TinyModelConfig:
 def main():
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     (config,) = parse_config(TinyModelConfig)
-    out = build_tiny_model(config.out, arch=config.arch, hidden_size=config.hidden_size, num_layers=config.num_layers,
-                           vision_depth=config.vision_depth, seed=config.seed)
+    out = build_tiny_model(
+        config.out,
+        arch=config.arch,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        vision_depth=config.vision_depth,
+        seed=config.seed,
+    )
     print(f"wrote {out}")
 
 

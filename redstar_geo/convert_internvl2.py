@@ -65,25 +65,37 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
 
+_PATCH_PROJECTION = "model.vision_tower.embeddings.patch_embeddings.projection"
 # Exact names outside the repeated layers: original -> native.
 _FIXED_NAMES = {
     "vision_model.embeddings.class_embedding": "model.vision_tower.embeddings.cls_token",
     "vision_model.embeddings.position_embedding": "model.vision_tower.embeddings.position_embeddings",
-    **{f"vision_model.embeddings.patch_embedding.{kind}":
-       f"model.vision_tower.embeddings.patch_embeddings.projection.{kind}" for kind in ("weight", "bias")},
+    **{
+        f"vision_model.embeddings.patch_embedding.{kind}": f"{_PATCH_PROJECTION}.{kind}" for kind in ("weight", "bias")
+    },
     "language_model.model.tok_embeddings.weight": "model.language_model.embed_tokens.weight",
     "language_model.model.norm.weight": "model.language_model.norm.weight",
     "language_model.output.weight": "lm_head.weight",
 }
 # Module names inside an InternViT layer / an InternLM2 layer / the projector: original -> native.
 _VISION_LAYER_MODULES = {
-    "ls1": "lambda_1", "ls2": "lambda_2", "attn.proj": "attention.projection_layer",
-    "attn.q_norm": "attention.q_norm", "attn.k_norm": "attention.k_norm", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2",
-    "norm1": "layernorm_before", "norm2": "layernorm_after",
+    "ls1": "lambda_1",
+    "ls2": "lambda_2",
+    "attn.proj": "attention.projection_layer",
+    "attn.q_norm": "attention.q_norm",
+    "attn.k_norm": "attention.k_norm",
+    "mlp.fc1": "mlp.fc1",
+    "mlp.fc2": "mlp.fc2",
+    "norm1": "layernorm_before",
+    "norm2": "layernorm_after",
 }
 _TEXT_LAYER_MODULES = {
-    "attention.wo": "self_attn.o_proj", "feed_forward.w1": "mlp.gate_proj", "feed_forward.w3": "mlp.up_proj",
-    "feed_forward.w2": "mlp.down_proj", "attention_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+    "attention.wo": "self_attn.o_proj",
+    "feed_forward.w1": "mlp.gate_proj",
+    "feed_forward.w3": "mlp.up_proj",
+    "feed_forward.w2": "mlp.down_proj",
+    "attention_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
 }
 _PROJECTOR_MODULES = {"mlp1.0": "layer_norm", "mlp1.1": "linear_1", "mlp1.3": "linear_2"}
 _LAYER_KEY = re.compile(r"^(vision_model\.encoder\.layers|language_model\.model\.layers)\.(\d+)\.(.+)$")
@@ -111,8 +123,9 @@ def convert_internvl2(source: str, out: str | Path, max_shard_gb: float = 5.0, r
     written = _convert_weights(src, partial, config, expected, int(max_shard_gb * 2**30))
     missing = sorted(set(expected) - written)
     if missing:
-        raise ConversionError(f"{src}: the checkpoint lacks {len(missing)} parameters of the native model, e.g. "
-                              f"{missing[:3]}")
+        raise ConversionError(
+            f"{src}: the checkpoint lacks {len(missing)} parameters of the native model, e.g. {missing[:3]}"
+        )
     config.architectures = ["InternVLForConditionalGeneration"]
     config.dtype = str(source_config.get("torch_dtype", "bfloat16"))
     config.save_pretrained(partial)
@@ -129,8 +142,10 @@ def native_config(source: dict, tokenizer, where: Path | str = "config.json"):
     from transformers import InternVLConfig, InternVLVisionConfig, LlamaConfig
 
     if source.get("model_type") != "internvl_chat":
-        raise ConversionError(f"{where}: model_type {source.get('model_type')!r} is not an InternVL2 'internvl_chat' "
-                              "checkpoint; native InternVL (…-hf) checkpoints need no conversion")
+        raise ConversionError(
+            f"{where}: model_type {source.get('model_type')!r} is not an InternVL2 'internvl_chat' "
+            "checkpoint; native InternVL (…-hf) checkpoints need no conversion"
+        )
     llm, vision = source.get("llm_config") or {}, source.get("vision_config") or {}
     architecture = (llm.get("architectures") or ["?"])[0]
     if architecture != "InternLM2ForCausalLM":
@@ -139,40 +154,64 @@ def native_config(source: dict, tokenizer, where: Path | str = "config.json"):
             "26B). Qwen2/Llama-based InternVL models have native checkpoints on the hub (OpenGVLab/InternVL3-*-hf)"
         )
     if source.get("ps_version", "v1") != "v2":
-        raise ConversionError(f"{where}: ps_version {source.get('ps_version')!r}; native InternVL implements the "
-                              "'v2' pixel shuffle only")
+        raise ConversionError(
+            f"{where}: ps_version {source.get('ps_version')!r}; native InternVL implements the 'v2' pixel shuffle only"
+        )
     theta = float(llm.get("rope_theta", 10000.0))
     scaling = llm.get("rope_scaling") or {}
     rope = {"rope_type": "default", "rope_theta": theta}
     if scaling:
-        rope = {"rope_type": scaling.get("rope_type") or scaling.get("type"), "factor": float(scaling["factor"]),
-                "rope_theta": theta}
+        rope = {
+            "rope_type": scaling.get("rope_type") or scaling.get("type"),
+            "factor": float(scaling["factor"]),
+            "rope_theta": theta,
+        }
     tie = bool(llm.get("tie_word_embeddings", False))
     text_config = LlamaConfig(
-        vocab_size=llm["vocab_size"], hidden_size=llm["hidden_size"], intermediate_size=llm["intermediate_size"],
-        num_hidden_layers=llm["num_hidden_layers"], num_attention_heads=llm["num_attention_heads"],
+        vocab_size=llm["vocab_size"],
+        hidden_size=llm["hidden_size"],
+        intermediate_size=llm["intermediate_size"],
+        num_hidden_layers=llm["num_hidden_layers"],
+        num_attention_heads=llm["num_attention_heads"],
         num_key_value_heads=llm.get("num_key_value_heads", llm["num_attention_heads"]),
-        hidden_act=llm.get("hidden_act", "silu"), max_position_embeddings=llm.get("max_position_embeddings", 32768),
-        rms_norm_eps=llm.get("rms_norm_eps", 1e-6), rope_parameters=rope, attention_bias=bool(llm.get("bias", False)),
-        tie_word_embeddings=tie, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        hidden_act=llm.get("hidden_act", "silu"),
+        max_position_embeddings=llm.get("max_position_embeddings", 32768),
+        rms_norm_eps=llm.get("rms_norm_eps", 1e-6),
+        rope_parameters=rope,
+        attention_bias=bool(llm.get("bias", False)),
+        tie_word_embeddings=tie,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     size = int(source.get("force_image_size") or vision["image_size"])
     patch = int(vision["patch_size"])
     vision_config = InternVLVisionConfig(
-        hidden_size=vision["hidden_size"], num_hidden_layers=vision["num_hidden_layers"],
-        num_attention_heads=vision["num_attention_heads"], intermediate_size=vision["intermediate_size"],
-        hidden_act=vision.get("hidden_act", "gelu"), layer_norm_eps=vision.get("layer_norm_eps", 1e-6),
-        norm_type=vision.get("norm_type", "rms_norm"), attention_bias=bool(vision.get("qkv_bias", False)),
-        use_qk_norm=bool(vision.get("qk_normalization", False)), image_size=[size, size], patch_size=[patch, patch],
-        num_channels=vision.get("num_channels", 3), use_absolute_position_embeddings=True,
+        hidden_size=vision["hidden_size"],
+        num_hidden_layers=vision["num_hidden_layers"],
+        num_attention_heads=vision["num_attention_heads"],
+        intermediate_size=vision["intermediate_size"],
+        hidden_act=vision.get("hidden_act", "gelu"),
+        layer_norm_eps=vision.get("layer_norm_eps", 1e-6),
+        norm_type=vision.get("norm_type", "rms_norm"),
+        attention_bias=bool(vision.get("qkv_bias", False)),
+        use_qk_norm=bool(vision.get("qk_normalization", False)),
+        image_size=[size, size],
+        patch_size=[patch, patch],
+        num_channels=vision.get("num_channels", 3),
+        use_absolute_position_embeddings=True,
     )
     ratio = float(source.get("downsample_ratio", 0.5))
     return InternVLConfig(
-        vision_config=vision_config, text_config=text_config,
-        image_token_id=tokenizer.context_image_token_id, image_seq_length=round((size // patch) ** 2 * ratio**2),
-        downsample_ratio=ratio, projector_hidden_act="gelu", vision_feature_layer=int(source.get("select_layer", -1)),
-        vision_feature_select_strategy="default", tie_word_embeddings=tie,
+        vision_config=vision_config,
+        text_config=text_config,
+        image_token_id=tokenizer.context_image_token_id,
+        image_seq_length=round((size // patch) ** 2 * ratio**2),
+        downsample_ratio=ratio,
+        projector_hidden_act="gelu",
+        vision_feature_layer=int(source.get("select_layer", -1)),
+        vision_feature_select_strategy="default",
+        tie_word_embeddings=tie,
     )
 
 
@@ -192,8 +231,7 @@ def convert_tensors(tensors: dict, text_config) -> dict:
             raise ConversionError(f"unknown parameter {name!r}")
         stack, index, rest = match.groups()
         vision = stack.startswith("vision")
-        base = (f"model.vision_tower.encoder.layer.{index}." if vision
-                else f"model.language_model.layers.{index}.")
+        base = f"model.vision_tower.encoder.layer.{index}." if vision else f"model.language_model.layers.{index}."
         module, suffix = (rest, "") if rest in ("ls1", "ls2") else rest.rsplit(".", 1)
         suffix = f".{suffix}" if suffix else ""
         if vision and module == "attn.qkv":
@@ -244,8 +282,12 @@ def convert_tokenizer(src: Path):
     spec = extractor.proto.normalizer_spec
     if extractor.proto.trainer_spec.model_type != 2:  # sentencepiece ModelType.BPE
         raise ConversionError(f"{model_file}: a SentencePiece BPE model is expected (InternLM2's tokenizer)")
-    if (spec.name not in ("identity", "") or spec.remove_extra_whitespaces or spec.precompiled_charsmap
-            or spec.add_dummy_prefix):
+    if (
+        spec.name not in ("identity", "")
+        or spec.remove_extra_whitespaces
+        or spec.precompiled_charsmap
+        or spec.add_dummy_prefix
+    ):
         raise ConversionError(
             f"{model_file}: text normalisation {spec.name!r} (remove_extra_whitespaces={spec.remove_extra_whitespaces}"
             f", add_dummy_prefix={spec.add_dummy_prefix}) is not supported; InternLM2's tokenizer has none"
@@ -253,10 +295,16 @@ def convert_tokenizer(src: Path):
     pieces = extractor.extract(BPE)
     config = _read_json(config_file) if config_file.is_file() else {}
     tokenizer = LlamaTokenizer(
-        vocab=pieces["vocab"], merges=pieces["merges"], add_prefix_space=False, legacy=False,
-        unk_token=_token(config.get("unk_token"), "<unk>"), bos_token=_token(config.get("bos_token"), "<s>"),
-        eos_token=_token(config.get("eos_token"), "</s>"), pad_token=_token(config.get("pad_token"), "</s>"),
-        add_bos_token=False, add_eos_token=False,
+        vocab=pieces["vocab"],
+        merges=pieces["merges"],
+        add_prefix_space=False,
+        legacy=False,
+        unk_token=_token(config.get("unk_token"), "<unk>"),
+        bos_token=_token(config.get("bos_token"), "<s>"),
+        eos_token=_token(config.get("eos_token"), "</s>"),
+        pad_token=_token(config.get("pad_token"), "</s>"),
+        add_bos_token=False,
+        add_eos_token=False,
         model_max_length=config.get("model_max_length", 32768),
     )
     tokenizer.add_tokens(pieces["additional_special_tokens"])
@@ -267,19 +315,24 @@ def convert_tokenizer(src: Path):
     for index, entry in sorted(added.items(), key=lambda item: int(item[0])):
         content = entry["content"]
         if content not in tokenizer.get_vocab():
-            tokenizer.add_tokens([AddedToken(content, special=entry.get("special", True), normalized=False)],
-                                 special_tokens=entry.get("special", True))
+            tokenizer.add_tokens(
+                [AddedToken(content, special=entry.get("special", True), normalized=False)],
+                special_tokens=entry.get("special", True),
+            )
         if tokenizer.convert_tokens_to_ids(content) != int(index):
-            raise ConversionError(f"{config_file}: added token {content!r} has id {index} but lands at "
-                                  f"{tokenizer.convert_tokens_to_ids(content)}; its ids are not contiguous")
+            raise ConversionError(
+                f"{config_file}: added token {content!r} has id {index} but lands at "
+                f"{tokenizer.convert_tokens_to_ids(content)}; its ids are not contiguous"
+            )
     missing = [t for t in (*IMAGE_TOKENS.values(), "<|im_start|>", "<|im_end|>") if t not in tokenizer.get_vocab()]
     if missing:
         raise ConversionError(f"{src}: the tokenizer lacks InternVL's tokens {missing}")
     # extra_special_tokens are attached at load time, so round-trip through a directory to set them.
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer.save_pretrained(tmp)
-        tokenizer = LlamaTokenizer.from_pretrained(tmp, extra_special_tokens={**IMAGE_TOKENS,
-                                                                              "video_token": VIDEO_TOKEN})
+        tokenizer = LlamaTokenizer.from_pretrained(
+            tmp, extra_special_tokens={**IMAGE_TOKENS, "video_token": VIDEO_TOKEN}
+        )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 
@@ -293,14 +346,21 @@ def get_processor(tokenizer, source_config: dict, config):
         raise ConversionError("use_thumbnail: false is not supported by the native InternVL image processor")
     size = config.vision_config.image_size[0]
     image_processor = GotOcr2ImageProcessor(
-        size={"height": size, "width": size}, crop_to_patches=bool(source_config.get("dynamic_image_size", True)),
+        size={"height": size, "width": size},
+        crop_to_patches=bool(source_config.get("dynamic_image_size", True)),
         min_patches=int(source_config.get("min_dynamic_patch", 1)),
         max_patches=int(source_config.get("max_dynamic_patch", 12)),
-        image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225], do_convert_rgb=True,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+        do_convert_rgb=True,
     )
-    return InternVLProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                             video_processor=InternVLVideoProcessor(), image_seq_length=config.image_seq_length,
-                             chat_template=CHAT_TEMPLATE)
+    return InternVLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=InternVLVideoProcessor(),
+        image_seq_length=config.image_seq_length,
+        chat_template=CHAT_TEMPLATE,
+    )
 
 
 def get_generation_config(tokenizer):
@@ -308,8 +368,11 @@ def get_generation_config(tokenizer):
     from transformers import GenerationConfig
 
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    return GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=[im_end, tokenizer.eos_token_id],
-                            pad_token_id=tokenizer.pad_token_id)
+    return GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=[im_end, tokenizer.eos_token_id],
+        pad_token_id=tokenizer.pad_token_id,
+    )
 
 
 def _convert_weights(src: Path, out: Path, config, expected: dict, max_shard_bytes: int) -> set[str]:
@@ -323,8 +386,9 @@ def _convert_weights(src: Path, out: Path, config, expected: dict, max_shard_byt
     elif (src / "model.safetensors").is_file():
         files = ["model.safetensors"]
     else:
-        raise ConversionError(f"{src}: no model.safetensors or model.safetensors.index.json (.bin checkpoints are "
-                              "not supported)")
+        raise ConversionError(
+            f"{src}: no model.safetensors or model.safetensors.index.json (.bin checkpoints are not supported)"
+        )
     shards, current, current_bytes, total_size = [], {}, 0, 0
 
     def flush():
@@ -351,8 +415,10 @@ def _convert_weights(src: Path, out: Path, config, expected: dict, max_shard_byt
             if name not in expected:
                 raise ConversionError(f"{path}: converted parameter {name} is not in the native model")
             if tuple(tensor.shape) != expected[name]:
-                raise ConversionError(f"{path}: {name} has shape {tuple(tensor.shape)}, the native model expects "
-                                      f"{expected[name]}; config.json and the weights disagree")
+                raise ConversionError(
+                    f"{path}: {name} has shape {tuple(tensor.shape)}, the native model expects "
+                    f"{expected[name]}; config.json and the weights disagree"
+                )
             current[name] = tensor
             current_bytes += tensor.numel() * tensor.element_size()
             written.add(name)

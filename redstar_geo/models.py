@@ -41,15 +41,29 @@ QWEN2_VL_CHAT_TEMPLATE = (
 
 # Qwen2-VL's special tokens, in Qwen's order; the ids are assigned first (0..N-1) in the tiny vocabulary.
 QWEN2_VL_SPECIAL_TOKENS = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
-    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-    "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 )
 
 # What the tiny BPE is trained on: the prompt instructions plus typical geometry problem and reasoning text, so
 # common words become single tokens and tiny-model sequences stay short.
 _GEOMETRY_CORPUS = [
-    CHOICE_INSTRUCTION, VALUE_INSTRUCTION, ZH_CHOICE_INSTRUCTION, "You are a helpful assistant.",
+    CHOICE_INSTRUCTION,
+    VALUE_INSTRUCTION,
+    ZH_CHOICE_INSTRUCTION,
+    "You are a helpful assistant.",
     "As shown in the figure, AB is the diameter of circle O, and point C is on the circle. If angle ABC = 40°, "
     "then the measure of angle BAC is ( )",
     "In triangle ABC, AB = AC, angle A = 50°, so angle B = angle C = (180° - 50°) / 2 = 65°.",
@@ -140,9 +154,12 @@ def build_tiny_model(
     tokenizer = build_tiny_tokenizer(vocab_size)
     ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in QWEN2_VL_SPECIAL_TOKENS}
     image_processor = Qwen2VLImageProcessor(min_pixels=28 * 28 * 4, max_pixels=max_image_pixels)
-    processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                                 video_processor=_tiny_video_processor(max_image_pixels),
-                                 chat_template=QWEN2_VL_CHAT_TEMPLATE)
+    processor = Qwen2VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=_tiny_video_processor(max_image_pixels),
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
 
     config = Qwen2VLConfig(
         text_config={
@@ -238,8 +255,9 @@ def load_model_and_processor(
     try:
         AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, revision=revision)
     except OSError as exc:
-        raise ModelLoadError(f"{name_or_path}: not a local model directory and not on the hub (or offline): {exc}") \
-            from None
+        raise ModelLoadError(
+            f"{name_or_path}: not a local model directory and not on the hub (or offline): {exc}"
+        ) from None
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise ModelLoadError(

@@ -41,8 +41,9 @@ IGNORE_INDEX = -100
 VARLEN_ATTENTION = "redstar_varlen_sdpa"
 
 
-def mrope_position_ids(input_ids: torch.Tensor, image_grid_thw: torch.Tensor | None, image_token_id: int,
-                       spatial_merge_size: int = 2) -> torch.Tensor:
+def mrope_position_ids(
+    input_ids: torch.Tensor, image_grid_thw: torch.Tensor | None, image_token_id: int, spatial_merge_size: int = 2
+) -> torch.Tensor:
     """Qwen2-VL's 3-D rotary positions (3, L) for one unpadded sample.
 
     Text tokens get the same running index on all three axes. The ``t·(h/m)·(w/m)`` tokens of an image starting at
@@ -172,8 +173,13 @@ def pad_samples(samples: Sequence[dict], config, pad_token_id: int) -> dict:
         if s.get("image_grid_thw") is not None:
             pixels.append(s["pixel_values"])
             grids.append(s["image_grid_thw"])
-    batch = {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask, "position_ids": position_ids,
-             "use_cache": False}
+    batch = {
+        "input_ids": input_ids,
+        "labels": labels,
+        "attention_mask": attention_mask,
+        "position_ids": position_ids,
+        "use_cache": False,
+    }
     if grids:
         batch["pixel_values"] = torch.cat(pixels)
         batch["image_grid_thw"] = torch.cat(grids)
@@ -188,32 +194,53 @@ def segment_bounds(position_ids: torch.Tensor) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
-def varlen_sdpa_attention_forward(module, query, key, value, attention_mask, position_ids=None, scaling=None,
-                                  dropout=0.0, **kwargs):
+def varlen_sdpa_attention_forward(
+    module, query, key, value, attention_mask, position_ids=None, scaling=None, dropout=0.0, **kwargs
+):
     """Causal SDPA per packed sample; any other call (padding mask, KV cache, no packing) goes to stock SDPA.
 
     query (1, H, T, D), key/value (1, H_kv, T, D) -> output (1, T, H, D), as transformers' attention functions.
     """
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    packed = (attention_mask is None and position_ids is not None and query.shape[0] == 1
-              and query.shape[2] == key.shape[2] > 1)
+    packed = (
+        attention_mask is None
+        and position_ids is not None
+        and query.shape[0] == 1
+        and query.shape[2] == key.shape[2] > 1
+    )
     if not packed:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     kwargs.pop("is_causal", None)
     outputs = []
     for start, end in segment_bounds(position_ids[0] if position_ids.dim() > 1 else position_ids):
         out, _ = sdpa_attention_forward(
-            module, query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], None, dropout=dropout,
-            scaling=scaling, is_causal=True, **kwargs,
+            module,
+            query[:, :, start:end],
+            key[:, :, start:end],
+            value[:, :, start:end],
+            None,
+            dropout=dropout,
+            scaling=scaling,
+            is_causal=True,
+            **kwargs,
         )  # (1, end - start, H, D)
         outputs.append(out)
     return torch.cat(outputs, dim=1), None
 
 
-def varlen_sdpa_mask(batch_size: int, q_length: int, kv_length: int, q_offset: int = 0, kv_offset: int = 0,
-                     attention_mask: torch.Tensor | None = None, allow_is_causal_skip: bool = True, **kwargs):
+def varlen_sdpa_mask(
+    batch_size: int,
+    q_length: int,
+    kv_length: int,
+    q_offset: int = 0,
+    kv_offset: int = 0,
+    attention_mask: torch.Tensor | None = None,
+    allow_is_causal_skip: bool = True,
+    **kwargs,
+):
     """Mask function of the varlen attention: no mask for plain causal self-attention over an unpadded row.
 
     The varlen function then cuts the row into samples at its position resets, so a packed row may carry an all-ones
@@ -223,11 +250,23 @@ def varlen_sdpa_mask(batch_size: int, q_length: int, kv_length: int, q_offset: i
     """
     from transformers.masking_utils import sdpa_mask
 
-    if (allow_is_causal_skip and q_length == kv_length and kwargs.get("local_size") is None
-            and (attention_mask is None or bool(attention_mask.all()))):
+    if (
+        allow_is_causal_skip
+        and q_length == kv_length
+        and kwargs.get("local_size") is None
+        and (attention_mask is None or bool(attention_mask.all()))
+    ):
         return None
-    return sdpa_mask(batch_size, q_length, kv_length, q_offset, kv_offset, attention_mask=attention_mask,
-                     allow_is_causal_skip=allow_is_causal_skip, **kwargs)
+    return sdpa_mask(
+        batch_size,
+        q_length,
+        kv_length,
+        q_offset,
+        kv_offset,
+        attention_mask=attention_mask,
+        allow_is_causal_skip=allow_is_causal_skip,
+        **kwargs,
+    )
 
 
 def enable_varlen_attention(model) -> None:

@@ -65,8 +65,10 @@ class SFTScriptArguments:
     )
     build_tiny_model: bool = field(
         default=False,
-        metadata={"help": "build a tiny random Qwen2-VL at model_name_or_path first when it does not exist "
-                  "(CPU smoke runs; see redstar_geo.models.build_tiny_model)"},
+        metadata={
+            "help": "build a tiny random Qwen2-VL at model_name_or_path first when it does not exist "
+            "(CPU smoke runs; see redstar_geo.models.build_tiny_model)"
+        },
     )
     torch_dtype: str = field(default="auto", metadata={"help": "auto, bfloat16, float16 or float32"})
     attn_implementation: str | None = field(
@@ -74,8 +76,10 @@ class SFTScriptArguments:
     )
     dataset: str = field(
         default="tests/assets/sft/train.jsonl",
-        metadata={"help": "SFT data: a .jsonl/.json file (ours or ShareGPT/LLaMA-Factory), a saved dataset, a hub "
-                  "dataset id, or 'geosynth' for a generated set (needs redstar_geo.geosynth)"},
+        metadata={
+            "help": "SFT data: a .jsonl/.json file (ours or ShareGPT/LLaMA-Factory), a saved dataset, a hub "
+            "dataset id, or 'geosynth' for a generated set (needs redstar_geo.geosynth)"
+        },
     )
     dataset_split: str = field(default="train", metadata={"help": "split of a Hugging Face dataset"})
     geosynth_count: int = field(default=32, metadata={"help": "problems to generate with --dataset geosynth"})
@@ -84,8 +88,11 @@ class SFTScriptArguments:
         default=None, metadata={"help": "cap on resized image pixels (Qwen2-VL processors); bounds image tokens"}
     )
     image_max_tiles: int | None = field(
-        default=None, metadata={"help": "InternVL: at most this many 448-px tiles per image (plus a thumbnail), "
-                                        "256 image tokens each; bounds image tokens"}
+        default=None,
+        metadata={
+            "help": "InternVL: at most this many 448-px tiles per image (plus a thumbnail), "
+            "256 image tokens each; bounds image tokens"
+        },
     )
     freeze_vision_tower: bool = field(default=False, metadata={"help": "do not train the vision encoder"})
     freeze_projector: bool = field(default=False, metadata={"help": "do not train the vision-language projector"})
@@ -138,8 +145,9 @@ class PackedVisionCollator:
     max_length: int | None = None
 
     def __post_init__(self):
-        self.single = DataCollatorForVisionLanguageModeling(self.processor, max_length=self.max_length,
-                                                            completion_only_loss=True)
+        self.single = DataCollatorForVisionLanguageModeling(
+            self.processor, max_length=self.max_length, completion_only_loss=True
+        )
 
     def tokenize(self, example: dict) -> dict:
         """One row as an unbatched sample: ``input_ids``/``labels`` (L,), ``pixel_values``, ``image_grid_thw``."""
@@ -175,8 +183,10 @@ def _load_samples(script_args: SFTScriptArguments, processor, max_length: int | 
 
         generate = getattr(geosynth, "generate", None)
         if generate is None:
-            raise SFTSetupError("redstar_geo.geosynth has no generate(count) yet; write an SFT file with "
-                                "redstar_geo.sft_data.problems_to_samples + write_sft_jsonl and pass it as --dataset")
+            raise SFTSetupError(
+                "redstar_geo.geosynth has no generate(count) yet; write an SFT file with "
+                "redstar_geo.sft_data.problems_to_samples + write_sft_jsonl and pass it as --dataset"
+            )
         problems = generate(script_args.geosynth_count, base_seed=seed)
         return validate_samples(problems_to_samples(problems, "steps"), processor, max_length)
     return load_and_validate(script_args.dataset, processor, max_length, split=script_args.dataset_split)
@@ -196,24 +206,32 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
                 build_tiny_model(model_path)
     if training_args.packing:
         # TRL's packing cuts a pre-tokenized text dataset into max_length chunks; TRL rejects it for image datasets.
-        raise SFTSetupError("packing: true is not supported for image datasets; use padding_free: true, which packs "
-                            "the per_device_train_batch_size samples of each step into one row")
+        raise SFTSetupError(
+            "packing: true is not supported for image datasets; use padding_free: true, which packs "
+            "the per_device_train_batch_size samples of each step into one row"
+        )
     padding_free = training_args.padding_free
     try:
         model, processor = load_model_and_processor(
-            script_args.model_name_or_path, trust_remote_code=training_args.trust_remote_code,
-            torch_dtype=script_args.torch_dtype, attn_implementation=script_args.attn_implementation,
+            script_args.model_name_or_path,
+            trust_remote_code=training_args.trust_remote_code,
+            torch_dtype=script_args.torch_dtype,
+            attn_implementation=script_args.attn_implementation,
         )
     except ModelLoadError as exc:
         raise SFTSetupError(str(exc)) from None
     if padding_free and model.config.model_type not in PACKED_MODEL_TYPES:
-        raise SFTSetupError(f"padding_free: true is implemented for model types {', '.join(PACKED_MODEL_TYPES)} "
-                            f"(Qwen2-VL, Qwen2.5-VL), not {model.config.model_type!r}; set padding_free: false")
+        raise SFTSetupError(
+            f"padding_free: true is implemented for model types {', '.join(PACKED_MODEL_TYPES)} "
+            f"(Qwen2-VL, Qwen2.5-VL), not {model.config.model_type!r}; set padding_free: false"
+        )
     if not hasattr(processor, "image_processor"):
         # InternVL2's remote code has a tokenizer and its own tiling code but no HF processor, which TRL's vision
         # collator needs to expand image tokens; the converted checkpoint has one.
-        raise SFTSetupError(f"{script_args.model_name_or_path}: has no multimodal processor (remote-code InternVL2); "
-                            f"convert it to transformers' native InternVL first: {CONVERT_HINT}")
+        raise SFTSetupError(
+            f"{script_args.model_name_or_path}: has no multimodal processor (remote-code InternVL2); "
+            f"convert it to transformers' native InternVL first: {CONVERT_HINT}"
+        )
     set_image_budget(processor, script_args.image_max_pixels, script_args.image_max_tiles)
 
     samples, report = _load_samples(script_args, processor, training_args.max_length, training_args.seed)
@@ -229,8 +247,11 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
     if script_args.use_lora:
         peft = require("peft", extra="train", feature="LoRA training")
         peft_config = peft.LoraConfig(
-            r=script_args.lora_r, lora_alpha=script_args.lora_alpha, lora_dropout=script_args.lora_dropout,
-            target_modules=script_args.lora_target_modules, task_type="CAUSAL_LM",
+            r=script_args.lora_r,
+            lora_alpha=script_args.lora_alpha,
+            lora_dropout=script_args.lora_dropout,
+            target_modules=script_args.lora_target_modules,
+            task_type="CAUSAL_LM",
         )
 
     training_args.report_to = resolve_report_to(training_args.report_to)
@@ -240,8 +261,10 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
     if resume in ("auto", "true", "True", "last"):
         resume = get_last_checkpoint(training_args.output_dir)
         if resume is None:
-            raise SFTSetupError(f"--resume_from_checkpoint {training_args.resume_from_checkpoint}: no checkpoint-* "
-                                f"directory in {training_args.output_dir}")
+            raise SFTSetupError(
+                f"--resume_from_checkpoint {training_args.resume_from_checkpoint}: no checkpoint-* "
+                f"directory in {training_args.output_dir}"
+            )
     elif resume is not None and not Path(resume).is_dir():
         raise SFTSetupError(f"--resume_from_checkpoint {resume}: no such checkpoint directory")
 
@@ -251,12 +274,20 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
         data_collator = PackedVisionCollator(processor, model.config, training_args.max_length)
         # TRL rejects padding_free for image datasets; our collator does the packing, so TRL sets up with it off.
         training_args.padding_free = False
-    trainer = SFTTrainer(model=model, args=training_args, train_dataset=train_dataset, processing_class=processor,
-                         peft_config=peft_config, data_collator=data_collator)
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        processing_class=processor,
+        peft_config=peft_config,
+        data_collator=data_collator,
+    )
     training_args.padding_free = padding_free  # as configured in saved checkpoints and the model card
     # Counted on the trainer's model: with LoRA only the adapters are trainable.
-    counts = {"trainable": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
-              "frozen": sum(p.numel() for p in trainer.model.parameters() if not p.requires_grad)}
+    counts = {
+        "trainable": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "frozen": sum(p.numel() for p in trainer.model.parameters() if not p.requires_grad),
+    }
     logger.info("parameters: %(trainable)d trainable, %(frozen)d frozen", counts)
     start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume)
@@ -267,9 +298,13 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
         processor.save_pretrained(training_args.output_dir)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     result = SFTResult(
-        output_dir=training_args.output_dir, train_loss=output.training_loss,
-        first_loss=losses[0] if losses else None, last_loss=losses[-1] if losses else None,
-        steps=trainer.state.global_step, seconds=seconds, data=report,
+        output_dir=training_args.output_dir,
+        train_loss=output.training_loss,
+        first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        steps=trainer.state.global_step,
+        seconds=seconds,
+        data=report,
     )
     if trainer.is_world_process_zero():
         write_model_card(Path(training_args.output_dir), script_args, training_args, result, counts)
@@ -281,22 +316,38 @@ def set_image_budget(processor, max_pixels: int | None, max_tiles: int | None) -
     image_processor = processor.image_processor
     if max_pixels is not None:
         if not hasattr(image_processor, "max_pixels"):
-            raise SFTSetupError(f"image_max_pixels applies to Qwen2-VL-style processors, not "
-                                f"{type(image_processor).__name__}; for InternVL use image_max_tiles")
+            raise SFTSetupError(
+                f"image_max_pixels applies to Qwen2-VL-style processors, not "
+                f"{type(image_processor).__name__}; for InternVL use image_max_tiles"
+            )
         image_processor.max_pixels = max_pixels
         image_processor.size["longest_edge"] = max_pixels
     if max_tiles is not None:
         if not hasattr(image_processor, "max_patches"):
-            raise SFTSetupError(f"image_max_tiles applies to InternVL's tiling processor, not "
-                                f"{type(image_processor).__name__}; for Qwen2-VL use image_max_pixels")
+            raise SFTSetupError(
+                f"image_max_tiles applies to InternVL's tiling processor, not "
+                f"{type(image_processor).__name__}; for Qwen2-VL use image_max_pixels"
+            )
         image_processor.max_patches = max_tiles
 
 
 def write_model_card(out: Path, script_args: SFTScriptArguments, training_args, result: SFTResult, counts) -> Path:
     """``OUT/README.md``: base model, data and what was dropped, key hyperparameters, the loss curve's ends."""
-    keys = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-            "gradient_accumulation_steps", "max_length", "padding_free", "bf16", "gradient_checkpointing",
-            "lr_scheduler_type", "warmup_steps", "weight_decay", "seed")
+    keys = (
+        "learning_rate",
+        "num_train_epochs",
+        "max_steps",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "max_length",
+        "padding_free",
+        "bf16",
+        "gradient_checkpointing",
+        "lr_scheduler_type",
+        "warmup_steps",
+        "weight_decay",
+        "seed",
+    )
     hyper = {k: getattr(training_args, k) for k in keys}
     hyper["lr_scheduler_type"] = str(hyper["lr_scheduler_type"])
     first = "n/a" if result.first_loss is None else f"{result.first_loss:.4f}"

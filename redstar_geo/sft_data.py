@@ -42,8 +42,14 @@ from redstar_geo.schema import Problem
 logger = logging.getLogger(__name__)
 
 IMAGE_PLACEHOLDER = "<image>"
-ROLE_ALIASES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system",
-                "observation": "user"}
+ROLE_ALIASES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "observation": "user",
+}
 # Reasons a sample is left out of training, in the order the report lists them.
 DROP_REASONS = {
     "bad_record": "malformed record",
@@ -266,8 +272,9 @@ def validate_samples(
     return kept, report
 
 
-def load_and_validate(path: str, processor=None, max_length: int | None = None, split: str = "train",
-                      issues: IssueLog | None = None) -> tuple[list[SFTSample], SFTReport]:
+def load_and_validate(
+    path: str, processor=None, max_length: int | None = None, split: str = "train", issues: IssueLog | None = None
+) -> tuple[list[SFTSample], SFTReport]:
     """:func:`load_sft_samples` + :func:`validate_samples`, with unparsable records counted in the same report."""
     issues = IssueLog() if issues is None else issues
     samples, errors = _load(path, issues, split)
@@ -285,8 +292,13 @@ def to_trl_dataset(samples: list[SFTSample]):
     datasets = require("datasets", extra="train", feature="building the training dataset")
     rows = {
         "id": [s.id for s in samples],
-        "images": [[{"bytes": img, "path": None} if isinstance(img, bytes) else {"bytes": None, "path": img}
-                    for img in s.images] for s in samples],
+        "images": [
+            [
+                {"bytes": img, "path": None} if isinstance(img, bytes) else {"bytes": None, "path": img}
+                for img in s.images
+            ]
+            for s in samples
+        ],
         "prompt": [s.prompt for s in samples],
         "completion": [s.completion for s in samples],
     }
@@ -341,9 +353,15 @@ def problems_to_samples(
         prompt = [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}] if system_prompt else []
         user = [{"type": "image"}] if problem.image is not None else []
         prompt.append({"role": "user", "content": user + [{"type": "text", "text": format_prompt(problem, protocol)}]})
-        samples.append(SFTSample(problem.id, [problem.image] if problem.image is not None else [], prompt,
-                                 [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
-                                 source=problem.source))
+        samples.append(
+            SFTSample(
+                problem.id,
+                [problem.image] if problem.image is not None else [],
+                prompt,
+                [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
+                source=problem.source,
+            )
+        )
     return samples
 
 
@@ -361,8 +379,13 @@ def write_sft_jsonl(samples: list[SFTSample], out_dir: str | Path, name: str = "
                 paths.append(str(rel))
             else:
                 paths.append(str(Path(img).resolve()))
-        messages = [{"role": m["role"], "content": "".join(
-            IMAGE_PLACEHOLDER if b["type"] == "image" else b["text"] for b in m["content"])} for m in sample.prompt]
+        messages = [
+            {
+                "role": m["role"],
+                "content": "".join(IMAGE_PLACEHOLDER if b["type"] == "image" else b["text"] for b in m["content"]),
+            }
+            for m in sample.prompt
+        ]
         completion = "".join(b["text"] for b in sample.completion[0]["content"])
         record = {"id": sample.id, "messages": messages, "completion": completion}
         record.update({"image": paths[0]} if len(paths) == 1 else {"images": paths})

@@ -86,9 +86,14 @@ def test_tokenizer_gives_sentencepiece_ids(internvl2):
     src, _, _ = internvl2
     sp = spm.SentencePieceProcessor(model_file=str(src / "tokenizer.model"))
     tokenizer = convert_tokenizer(src)
-    texts = ["In triangle ABC, AB = AC and ∠A = 50°, so ∠B = 65°.", "  two  spaces\tand a tab\n\nnew lines",
-             "如图，AB是⊙O的直径，求∠BAC的度数", "x = \\frac{1}{2} \\sqrt{3} π ≈ 1.5708", "emoji 😀 and ünïcödé",
-             "12345 + 0.75 = 12345.75"]
+    texts = [
+        "In triangle ABC, AB = AC and ∠A = 50°, so ∠B = 65°.",
+        "  two  spaces\tand a tab\n\nnew lines",
+        "如图，AB是⊙O的直径，求∠BAC的度数",
+        "x = \\frac{1}{2} \\sqrt{3} π ≈ 1.5708",
+        "emoji 😀 and ünïcödé",
+        "12345 + 0.75 = 12345.75",
+    ]
     for text in texts:
         assert tokenizer(text)["input_ids"] == sp.encode(text), text  # <s> comes from the chat template
         assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
@@ -122,7 +127,8 @@ def test_bad_checkpoints_are_clear_errors(internvl2, tmp_path):
     shard = renamed / "model-00002-of-00002.safetensors"
     tensors = load_file(str(shard))
     tensors["language_model.model.layers.0.attention.wqkv_typo.weight"] = tensors.pop(
-        "language_model.model.layers.0.attention.wqkv.weight")
+        "language_model.model.layers.0.attention.wqkv.weight"
+    )
     save_file(tensors, str(shard))
     with pytest.raises(ConversionError, match=r"model-00002-of-00002.safetensors: unknown parameter .*wqkv_typo"):
         convert_internvl2(renamed, tmp_path / "renamed-hf")
@@ -142,13 +148,32 @@ def test_unconverted_checkpoint_points_to_the_converter(internvl2):
 def test_converted_model_trains_and_evaluates(internvl2, tmp_path):
     """The paper's architecture through the real job scripts: SFT (loss goes down, reloadable) then evaluation."""
     _, converted, _ = internvl2
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     out = tmp_path / "sft"
-    args = [sys.executable, str(ROOT / "train" / "sft_geo.py"), "--config",
-            str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"), "--model_name_or_path", str(converted),
-            "--output_dir", str(out), "--dataset", str(ROOT / "tests" / "assets" / "sft" / "train.jsonl"),
-            "--max_steps", "10", "--save_steps", "10", "--image_max_tiles", "2"]
+    args = [
+        sys.executable,
+        str(ROOT / "train" / "sft_geo.py"),
+        "--config",
+        str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
+        "--model_name_or_path",
+        str(converted),
+        "--output_dir",
+        str(out),
+        "--dataset",
+        str(ROOT / "tests" / "assets" / "sft" / "train.jsonl"),
+        "--max_steps",
+        "10",
+        "--save_steps",
+        "10",
+        "--image_max_tiles",
+        "2",
+    ]
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "6 of 6 samples kept" in proc.stdout
@@ -159,12 +184,29 @@ def test_converted_model_trains_and_evaluates(internvl2, tmp_path):
     assert type(model).__name__ == "InternVLForConditionalGeneration"
     assert processor.image_processor.max_patches == 2  # the training budget is saved with the checkpoint
 
-    bad = subprocess.run([*args, "--image_max_pixels", "50000", "--output_dir", str(tmp_path / "bad")], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [*args, "--image_max_pixels", "50000", "--output_dir", str(tmp_path / "bad")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "for InternVL use image_max_tiles" in bad.stderr
 
-    result = run_script("eval/run.py", "--bench", "geosynth", "--data", "geosynth:eval:4", "--model", str(out),
-                        "--max_new_tokens", "8", "--out", str(tmp_path / "eval"))
+    result = run_script(
+        "eval/run.py",
+        "--bench",
+        "geosynth",
+        "--data",
+        "geosynth:eval:4",
+        "--model",
+        str(out),
+        "--max_new_tokens",
+        "8",
+        "--out",
+        str(tmp_path / "eval"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["n"] == 4 and summary["errors"] == 0 and summary["mean_response_tokens"] > 0
@@ -181,16 +223,30 @@ def test_label_masking_with_the_converted_processor(internvl2):
 
     _, converted, _ = internvl2
     _, processor = load_model_and_processor(str(converted))
-    (sample,) = [parse_record({"id": "m", "image": str(ROOT / "tests" / "assets" / "sft" / "images" / "tri_0.png"),
-                               "messages": [{"role": "user", "content": "Find x."}], "completion": "x = 3"})]
+    (sample,) = [
+        parse_record(
+            {
+                "id": "m",
+                "image": str(ROOT / "tests" / "assets" / "sft" / "images" / "tri_0.png"),
+                "messages": [{"role": "user", "content": "Find x."}],
+                "completion": "x = 3",
+            }
+        )
+    ]
     collator = DataCollatorForVisionLanguageModeling(processor, max_length=512, completion_only_loss=True)
     batch = collator([to_trl_dataset([sample])[0]])
     ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
     tok = processor.tokenizer
     encode = lambda text: tok(text, add_special_tokens=False)["input_ids"]
     tiles = batch["pixel_values"].shape[0]
-    prompt = [1, *encode("<|im_start|>user\n"), 400, *[402] * (4 * tiles), 401,
-              *encode("\nFind x.<|im_end|>\n<|im_start|>assistant\n")]
+    prompt = [
+        1,
+        *encode("<|im_start|>user\n"),
+        400,
+        *[402] * (4 * tiles),
+        401,
+        *encode("\nFind x.<|im_end|>\n<|im_start|>assistant\n"),
+    ]
     completion = encode("x = 3<|im_end|>\n")
     assert ids == prompt + completion and ids.count(1) == 1
     assert labels == [-100] * len(prompt) + completion

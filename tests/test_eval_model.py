@@ -82,15 +82,31 @@ def test_unreadable_image_is_marked_not_skipped(tiny_model, geoqa_with_images, t
 
 def test_killed_run_resumes_to_the_same_samples(tiny_model, tmp_path):
     # 12 held-out GeoSynth problems (with real diagrams), one per batch, each appended as soon as it is done.
-    args = ["eval/run.py", "--bench", "geosynth", "--data", "geosynth:eval:12", "--model", tiny_model,
-            "--max_new_tokens", "32", "--batch_size", "1", "--save_every", "1", "--report", "false"]
+    args = [
+        "eval/run.py",
+        "--bench",
+        "geosynth",
+        "--data",
+        "geosynth:eval:12",
+        "--model",
+        tiny_model,
+        "--max_new_tokens",
+        "32",
+        "--batch_size",
+        "1",
+        "--save_every",
+        "1",
+        "--report",
+        "false",
+    ]
     full = run_script(*args, "--out", str(tmp_path / "full"))
     assert full.returncode == 0, full.stderr[-2000:]
 
     resumed = tmp_path / "resumed"
     responses = resumed / "responses.jsonl"
-    proc = subprocess.Popen([sys.executable, *args, "--out", str(resumed)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, *args, "--out", str(resumed)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline and (not responses.exists() or len(responses.read_text().splitlines()) < 2):
         time.sleep(0.02)
@@ -198,16 +214,32 @@ class FakeExtractor(BaseHTTPRequestHandler):
 
 def test_llm_extractor_only_where_rules_find_nothing_and_cached(assets, tmp_path):
     preds = tmp_path / "p.jsonl"
-    preds.write_text("\n".join(json.dumps(r) for r in [
-        {"id": "0", "response": "The co-interior angles add up, so it must be the last option, I am fairly sure"},
-        {"id": "1", "response": "Answer: C"},
-        {"id": "2", "response": "I cannot tell from this figure"},
-    ]) + "\n")
+    preds.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "id": "0",
+                    "response": "The co-interior angles add up, so it must be the last option, I am fairly sure",
+                },
+                {"id": "1", "response": "Answer: C"},
+                {"id": "2", "response": "I cannot tell from this figure"},
+            ]
+        )
+        + "\n"
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeExtractor)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    config = EvalConfig(bench="geoqa", data=str(assets / "geoqa/test_questions.jsonl"), predictions=str(preds),
-                        out=str(tmp_path / "o"), extractor="llm", extractor_model="judge",
-                        extractor_api_base=f"http://127.0.0.1:{server.server_port}/v1", report=False)
+    config = EvalConfig(
+        bench="geoqa",
+        data=str(assets / "geoqa/test_questions.jsonl"),
+        predictions=str(preds),
+        out=str(tmp_path / "o"),
+        extractor="llm",
+        extractor_model="judge",
+        extractor_api_base=f"http://127.0.0.1:{server.server_port}/v1",
+        report=False,
+    )
     try:
         summary = run_evaluation(config)
     finally:

@@ -34,21 +34,33 @@ def make_sample(config, n_text_before: int, n_after: int, grid=(1, 8, 8), seed: 
     t, h, w = grid
     n_image = t * h * w // merge**2
     words = lambda n: torch.randint(20, vocab, (n,), generator=g)  # ids past the special tokens
-    input_ids = torch.cat([
-        words(n_text_before), torch.tensor([config.vision_start_token_id]),
-        torch.full((n_image,), config.image_token_id), torch.tensor([config.vision_end_token_id]), words(n_after),
-    ])
+    input_ids = torch.cat(
+        [
+            words(n_text_before),
+            torch.tensor([config.vision_start_token_id]),
+            torch.full((n_image,), config.image_token_id),
+            torch.tensor([config.vision_end_token_id]),
+            words(n_after),
+        ]
+    )
     labels = input_ids.clone()
     labels[: input_ids.shape[0] - n_after // 2] = IGNORE_INDEX
     patch_dim = 3 * config.vision_config.temporal_patch_size * config.vision_config.patch_size**2
     pixel_values = torch.randn(t * h * w, patch_dim, generator=g)  # (patches, C·T·P·P)
-    return {"input_ids": input_ids, "labels": labels, "pixel_values": pixel_values,
-            "image_grid_thw": torch.tensor([grid])}
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "pixel_values": pixel_values,
+        "image_grid_thw": torch.tensor([grid]),
+    }
 
 
 def samples(config):
-    return [make_sample(config, 5, 30, seed=0), make_sample(config, 3, 51, grid=(1, 4, 8), seed=1),
-            make_sample(config, 7, 12, grid=(1, 8, 4), seed=2)]
+    return [
+        make_sample(config, 5, 30, seed=0),
+        make_sample(config, 3, 51, grid=(1, 4, 8), seed=1),
+        make_sample(config, 7, 12, grid=(1, 8, 4), seed=2),
+    ]
 
 
 def reference_loss(model, batch_samples):
@@ -56,9 +68,13 @@ def reference_loss(model, batch_samples):
     total, count = 0.0, 0
     for s in batch_samples:
         ids = s["input_ids"][None]
-        out = model(input_ids=ids, labels=s["labels"][None], pixel_values=s["pixel_values"],
-                    image_grid_thw=s["image_grid_thw"],
-                    mm_token_type_ids=(ids == model.config.image_token_id).int())
+        out = model(
+            input_ids=ids,
+            labels=s["labels"][None],
+            pixel_values=s["pixel_values"],
+            image_grid_thw=s["image_grid_thw"],
+            mm_token_type_ids=(ids == model.config.image_token_id).int(),
+        )
         n = int((s["labels"][1:] != IGNORE_INDEX).sum())
         total, count = total + out.loss * n, count + n
     return total / count
@@ -69,7 +85,8 @@ def test_mrope_positions_match_the_model(model):
     for s in samples(config):
         ids = s["input_ids"][None]
         expected, _ = model.model.get_rope_index(
-            ids, mm_token_type_ids=(ids == config.image_token_id).int(), image_grid_thw=s["image_grid_thw"])
+            ids, mm_token_type_ids=(ids == config.image_token_id).int(), image_grid_thw=s["image_grid_thw"]
+        )
         got = mrope_position_ids(s["input_ids"], s["image_grid_thw"], config.image_token_id)
         assert torch.equal(got, expected[:, 0])
 

@@ -36,8 +36,16 @@ def tiny_model(tiny_dir) -> str:
 
 
 def test_label_masking_keeps_only_the_completion(processor):
-    (sample,) = [parse_record({"id": "m", "image": str(ASSETS / "images" / "tri_0.png"),
-                               "messages": [{"role": "user", "content": "Find x."}], "completion": "x = 3"})]
+    (sample,) = [
+        parse_record(
+            {
+                "id": "m",
+                "image": str(ASSETS / "images" / "tri_0.png"),
+                "messages": [{"role": "user", "content": "Find x."}],
+                "completion": "x = 3",
+            }
+        )
+    ]
     collator = DataCollatorForVisionLanguageModeling(processor, max_length=512, completion_only_loss=True)
     batch = collator([to_trl_dataset([sample])[0]])
     ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
@@ -47,8 +55,10 @@ def test_label_masking_keeps_only_the_completion(processor):
     # Literal layout: <|im_start|>system ... <|im_start|>user\n <|vision_start|> 16 x <|image_pad|> ... Find x.
     # <|im_end|>\n <|im_start|>assistant\n | x = 3 <|im_end|>\n
     assert ids[0] == im_start and ids.count(image_pad) == 16
-    prompt = tok(processor.apply_chat_template(sample.prompt, add_generation_prompt=True, tokenize=False),
-                 add_special_tokens=False)["input_ids"]
+    prompt = tok(
+        processor.apply_chat_template(sample.prompt, add_generation_prompt=True, tokenize=False),
+        add_special_tokens=False,
+    )["input_ids"]
     n_prompt = len(prompt) + 15  # the template has one <|image_pad|>; the processor expands it to 16
     completion = tok("x = 3<|im_end|>\n", add_special_tokens=False)["input_ids"]
     assert ids == ids[:n_prompt] + completion and len(ids) == n_prompt + len(completion)
@@ -64,13 +74,22 @@ def test_formats_ours_sharegpt_and_hf_dataset_agree(processor, tmp_path):
     assert [s.prompt for s in sharegpt] == [s.prompt for s in ours[:2]]
     assert [s.completion for s in sharegpt] == [s.completion for s in ours[:2]]
     datasets = pytest.importorskip("datasets")
-    rows = [{"id": s.id, "images": s.images, "conversations": [
-        {"role": "user", "content": "<image>" + s.prompt[0]["content"][1]["text"]},
-        {"role": "assistant", "content": s.completion[0]["content"][0]["text"]}]} for s in ours]
+    rows = [
+        {
+            "id": s.id,
+            "images": s.images,
+            "conversations": [
+                {"role": "user", "content": "<image>" + s.prompt[0]["content"][1]["text"]},
+                {"role": "assistant", "content": s.completion[0]["content"][0]["text"]},
+            ],
+        }
+        for s in ours
+    ]
     datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "hf"))
     from_hf, _ = load_and_validate(str(tmp_path / "hf"), processor, 512)
     assert [(s.id, s.prompt, s.completion, s.images) for s in from_hf] == [
-        (s.id, s.prompt, s.completion, s.images) for s in ours]
+        (s.id, s.prompt, s.completion, s.images) for s in ours
+    ]
 
 
 def test_bad_records_are_counted_with_their_ids(processor):
@@ -87,9 +106,16 @@ def test_bad_records_are_counted_with_their_ids(processor):
 def test_problems_become_samples_and_round_trip_through_jsonl(processor, tmp_path):
     png = (ASSETS / "images" / "circ_0.png").read_bytes()
     problems = [
-        Problem(id="g1", source="geosynth", question="Find AB.", choices=["5", "10"], answer_letter="B",
-                answer_type="choice", image=png,
-                metadata={"steps": ["AB = 2r.", {"statement": "AB = 2 \\times 5", "expr": "2 * 5", "value": 10}]}),
+        Problem(
+            id="g1",
+            source="geosynth",
+            question="Find AB.",
+            choices=["5", "10"],
+            answer_letter="B",
+            answer_type="choice",
+            image=png,
+            metadata={"steps": ["AB = 2r.", {"statement": "AB = 2 \\times 5", "expr": "2 * 5", "value": 10}]},
+        ),
         Problem(id="g2", source="geosynth", question="Find r.", answer="5", image=png),  # no solution: skipped
     ]
     samples = problems_to_samples(problems, "steps")
@@ -102,8 +128,10 @@ def test_problems_become_samples_and_round_trip_through_jsonl(processor, tmp_pat
     assert report.kept == 1 and reread[0].prompt == samples[0].prompt
     assert reread[0].load_images()[0].size == (224, 224)
     custom = problems_to_samples(problems, lambda p: f"The answer is \\boxed{{{p.gold_value}}}.")
-    assert [s.completion[0]["content"][0]["text"] for s in custom] == ["The answer is \\boxed{10}.",
-                                                                          "The answer is \\boxed{5}."]
+    assert [s.completion[0]["content"][0]["text"] for s in custom] == [
+        "The answer is \\boxed{10}.",
+        "The answer is \\boxed{5}.",
+    ]
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=[r.name for r in RECIPES])
@@ -111,8 +139,9 @@ def test_every_recipe_parses(recipe):
     text = recipe.read_text()
     assert text.startswith("# Hardware:") and "Launch:" in text.split("\n\n")[0]
     # bf16 recipes are validated against the machine's hardware; use_cpu lets them parse on a CPU-only host.
-    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig, args=["--config", str(recipe),
-                                                                                   "--use_cpu", "true"])
+    script_args, training_args = parse_config(
+        SFTScriptArguments, SFTConfig, args=["--config", str(recipe), "--use_cpu", "true"]
+    )
     assert script_args.model_name_or_path and training_args.output_dir.startswith("runs/")
     assert training_args.learning_rate > 0
 
@@ -123,26 +152,57 @@ def test_unknown_recipe_key_and_missing_model_are_clear_errors(tmp_path, capsys)
     with pytest.raises(SystemExit):
         parse_config(SFTScriptArguments, SFTConfig, args=["--config", str(bad)])
     assert "unknown keys ['lerning_rate']" in capsys.readouterr().err
-    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig, args=[
-        "--model_name_or_path", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path / "out"), "--use_cpu", "true"])
+    script_args, training_args = parse_config(
+        SFTScriptArguments,
+        SFTConfig,
+        args=[
+            "--model_name_or_path",
+            str(tmp_path / "nowhere"),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--use_cpu",
+            "true",
+        ],
+    )
     with pytest.raises(SFTSetupError, match="nowhere"):
         run_sft(script_args, training_args)
 
 
 def _train(args, env_extra=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", **(env_extra or {})}
-    proc = subprocess.run([sys.executable, str(ROOT / "train" / "sft_geo.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        **(env_extra or {}),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train" / "sft_geo.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
 def test_train_script_end_to_end_then_resume(tiny_dir, tmp_path):
     out = tmp_path / "sft"
-    common = ["--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"), "--model_name_or_path",
-              str(tiny_dir), "--output_dir", str(out), "--save_steps", "6",
-              "--dataset", str(ROOT / "tests" / "assets" / "sft" / "train.jsonl")]
+    common = [
+        "--config",
+        str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
+        "--model_name_or_path",
+        str(tiny_dir),
+        "--output_dir",
+        str(out),
+        "--save_steps",
+        "6",
+        "--dataset",
+        str(ROOT / "tests" / "assets" / "sft" / "train.jsonl"),
+    ]
     proc = _train([*common, "--max_steps", "12"])
     assert "6 of 6 samples kept" in proc.stdout
 
@@ -150,8 +210,14 @@ def test_train_script_end_to_end_then_resume(tiny_dir, tmp_path):
     losses = [e["loss"] for e in state["log_history"] if "loss" in e]
     assert len(losses) == 12 and state["global_step"] == 12
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.5, losses  # the loss goes down
-    for name in ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json", "chat_template.jinja",
-                 "README.md"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "processor_config.json",
+        "tokenizer.json",
+        "chat_template.jinja",
+        "README.md",
+    ):
         assert (out / name).is_file(), name
     assert "logged loss" in (out / "README.md").read_text()
     model = AutoModelForImageTextToText.from_pretrained(out)
@@ -174,8 +240,16 @@ def test_train_script_end_to_end_then_resume(tiny_dir, tmp_path):
 def test_default_recipe_trains_on_geosynth(tmp_path):
     """The default job: the tiny recipe builds the model and trains on 64 generated GeoSynth problems."""
     out = tmp_path / "sft"
-    proc = _train(["--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"), "--model_name_or_path",
-                   str(tmp_path / "tiny"), "--output_dir", str(out)])
+    proc = _train(
+        [
+            "--config",
+            str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
+            "--model_name_or_path",
+            str(tmp_path / "tiny"),
+            "--output_dir",
+            str(out),
+        ]
+    )
     assert "64 of 64 samples kept" in proc.stdout
     state = json.loads((out / "trainer_state.json").read_text())
     losses = [e["loss"] for e in state["log_history"] if "loss" in e]
@@ -188,17 +262,44 @@ def test_default_recipe_under_torchrun_with_two_processes(tmp_path):
     import socket
 
     out = tmp_path / "sft"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
+    }
     with socket.socket() as sock:  # a free port, so a port left over from an earlier run cannot clash
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-         str(ROOT / "train" / "sft_geo.py"), "--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
-         "--model_name_or_path", str(tmp_path / "tiny"), "--output_dir", str(out), "--max_steps", "4",
-         "--save_steps", "4", "--ddp_backend", "gloo"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(port),
+            str(ROOT / "train" / "sft_geo.py"),
+            "--config",
+            str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
+            "--model_name_or_path",
+            str(tmp_path / "tiny"),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "4",
+            "--save_steps",
+            "4",
+            "--ddp_backend",
+            "gloo",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("wrote ") == 1  # one summary, from rank 0

@@ -38,10 +38,21 @@ def rows(processor):
 
 
 def _train(args):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.run([sys.executable, str(ROOT / "train" / "sft_geo.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train" / "sft_geo.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -69,8 +80,9 @@ def test_packed_row_is_the_concatenation_of_trl_samples(tiny_dir, processor, row
     # Literal layout of the first sample: <|im_start|> ... 16 x <|image_pad|> ... assistant\n | completion <|im_end|>\n
     tok = processor.tokenizer
     image_pad = tok.convert_tokens_to_ids("<|image_pad|>")
-    completion = tok(batch_rows[0]["completion"][0]["content"][0]["text"] + "<|im_end|>\n",
-                     add_special_tokens=False)["input_ids"]
+    completion = tok(batch_rows[0]["completion"][0]["content"][0]["text"] + "<|im_end|>\n", add_special_tokens=False)[
+        "input_ids"
+    ]
     n_prompt = len(ids[0]) - len(completion)
     assert ids[0][0] == tok.convert_tokens_to_ids("<|im_start|>") and ids[0].count(image_pad) == 16
     assert ids[0][n_prompt:] == completion and labels[0][n_prompt:] == completion
@@ -91,10 +103,20 @@ def tiny_qwen25_dir(tiny_dir, tmp_path_factory):
     from transformers import AutoConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     base = AutoConfig.from_pretrained(tiny_dir)
-    vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "patch_size": 14,
-              "out_hidden_size": base.text_config.hidden_size, "window_size": 56, "fullatt_block_indexes": [1]}
-    tokens = {k: getattr(base, k) for k in ("image_token_id", "video_token_id", "vision_start_token_id",
-                                            "vision_end_token_id")}
+    vision = {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_heads": 2,
+        "patch_size": 14,
+        "out_hidden_size": base.text_config.hidden_size,
+        "window_size": 56,
+        "fullatt_block_indexes": [1],
+    }
+    tokens = {
+        k: getattr(base, k)
+        for k in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+    }
     config = Qwen2_5_VLConfig(text_config=base.text_config.to_dict(), vision_config=vision, **tokens)
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("tiny") / "qwen25vl"
@@ -107,8 +129,9 @@ def tiny_qwen25_dir(tiny_dir, tmp_path_factory):
 def test_packed_loss_equals_padded_loss(arch, request, processor, rows):
     """Same weights, same 4 samples: the packed row's loss is the padded batch's token-weighted mean loss."""
     path = request.getfixturevalue("tiny_dir" if arch == "qwen2_vl" else "tiny_qwen25_dir")
-    padded_model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32,
-                                                               attn_implementation="sdpa").eval()
+    padded_model = AutoModelForImageTextToText.from_pretrained(
+        path, dtype=torch.float32, attn_implementation="sdpa"
+    ).eval()
     packed_model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32).eval()
     assert packed_model.config.model_type == arch
     enable_varlen_attention(packed_model)
@@ -136,9 +159,23 @@ def test_packing_and_unsupported_models_are_clear_errors(tmp_path, monkeypatch):
 
 def test_train_script_with_padding_free(tiny_dir, processor, rows, tmp_path):
     def train(out, *extra):
-        proc = _train(["--config", str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"), "--model_name_or_path",
-                       str(tiny_dir), "--output_dir", str(out), "--save_steps", "100", "--max_steps", "12",
-                       "--dataset", str(ASSETS / "train.jsonl"), *extra])
+        proc = _train(
+            [
+                "--config",
+                str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
+                "--model_name_or_path",
+                str(tiny_dir),
+                "--output_dir",
+                str(out),
+                "--save_steps",
+                "100",
+                "--max_steps",
+                "12",
+                "--dataset",
+                str(ASSETS / "train.jsonl"),
+                *extra,
+            ]
+        )
         assert "6 of 6 samples kept" in proc.stdout
         return [e for e in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in e]
 
