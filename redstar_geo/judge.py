@@ -283,7 +283,6 @@ _CLAUSE_BREAK = re.compile(
     r"[,;，；]|(?i:(?<![a-z])(?:so|and|then|thus|hence|therefore|since|because|which)(?![a-z]))"
 )
 _EXPLANATION = re.compile(r"(?i)[ \t]+(?:because|since)[ \t]|,[ \t]*(?:which|because|since|as)[ \t]")
-_CLAUSE_SEPARATOR = re.compile(r"[,;，；]")
 _WORD = re.compile(r"[a-z]{3}|[A-Z][a-z]{2}|[\u4e00-\u9fff]")
 _MATH_NAMES = re.compile(r"\\[A-Za-z]+|(?<![A-Za-z])(?:sin|cos|tan|cot|sec|csc|log|ln|sqrt|frac)(?![a-z])")
 _MATH_TEXT = re.compile(r"[0-9A-Za-z \t\\{}()\[\]^_+\-*/=.,<>≤≥|√π∠°'−×÷²³½]{1,80}")
@@ -709,7 +708,7 @@ def _value_part(s: str) -> str | None:
     symbols = not re.search(r"\d", first) and not _has_words(first)  # "∠EGF = ½∠BEF = ..."
     if first.strip() and not (symbols or _LABEL_OK.match(first) or _plain_number(first) is not None):
         return None
-    if any(_has_words(side) or _CLAUSE_SEPARATOR.search(side) for side in sides[1:-1]):
+    if any(_has_words(side) or _CLAUSE_BREAK.search(side) for side in sides[1:-1]):
         return None  # prose or a comma between the signs: several statements ("∠A=90°，∠B=25°"), not one chain
     return sides[-1]
 
