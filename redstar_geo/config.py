@@ -43,14 +43,22 @@ def load_recipe(path: str | Path, allowed: set[str]) -> dict:
     return data
 
 
-def parse_config(*dataclass_types, args: list[str] | None = None):
-    """Parse ``args`` (default ``sys.argv[1:]``) into one instance of each dataclass type, in order."""
+def parse_config(*dataclass_types, args: list[str] | None = None, default_config: str | Path | None = None):
+    """Parse ``args`` (default ``sys.argv[1:]``) into one instance of each dataclass type, in order.
+
+    ``default_config``: the recipe used when ``args`` has no ``--config``; its flags then override that recipe.
+    """
     parser = HfArgumentParser(dataclass_types)
-    parser.add_argument("--config", type=str, default=None, help="YAML recipe; command-line flags override it")
+    help_default = f" (default: {default_config})" if default_config else ""
+    parser.add_argument(
+        "--config", type=str, default=None, help=f"YAML recipe; command-line flags override it{help_default}"
+    )
     args = list(sys.argv[1:] if args is None else args)
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", default=None)
     known, _ = pre.parse_known_args(args)
+    if not known.config and default_config is not None:
+        known.config = str(default_config)
     if known.config:
         fields = {f.name for t in dataclass_types for f in dataclasses.fields(t)}
         try:

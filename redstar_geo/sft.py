@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from trl import SFTConfig  # the `train` extra; this module is the training entry point
+from trl import SFTConfig, SFTTrainer  # the `train` extra; this module is the training entry point
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
 from redstar_geo.import_utils import is_available, require
 from redstar_geo.models import CONVERT_HINT, ModelLoadError, build_tiny_model, load_model_and_processor
 from redstar_geo.packing import enable_varlen_attention, pack_samples
 from redstar_geo.sft_data import SFTReport, load_and_validate, problems_to_samples, to_trl_dataset, validate_samples
+from redstar_geo.training import CheckpointLoadError, ResumeMixin
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ PACKED_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl")
 
 class SFTSetupError(ValueError):
     """A training run that cannot start as configured; the message says what to change."""
+
+
+class GeoSFTTrainer(ResumeMixin, SFTTrainer):
+    """TRL's ``SFTTrainer`` whose ``resume_from_checkpoint`` loads the checkpoint's weights (see
+    :class:`redstar_geo.training.ResumeMixin`); built by :func:`run_sft`."""
 
 
 @dataclass
@@ -192,11 +198,33 @@ def _load_samples(script_args: SFTScriptArguments, processor, max_length: int | 
     return load_and_validate(script_args.dataset, processor, max_length, split=script_args.dataset_split)
 
 
-def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTResult:
-    """Load the model and data, train, and save model + processor + model card to ``training_args.output_dir``."""
+def resolve_resume(resume: str | None, output_dir: str) -> str | None:
+    """``--resume_from_checkpoint`` as a checkpoint directory (``auto``: the last ``checkpoint-N`` in ``output_dir``),
+    or ``None``; raises :class:`SFTSetupError` when there is none to resume from."""
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTTrainer
 
+    if resume in ("auto", "true", "True", "last"):
+        if not Path(output_dir).is_dir():  # get_last_checkpoint would die on os.listdir with a traceback
+            raise SFTSetupError(
+                f"--resume_from_checkpoint {resume}: the output directory {output_dir} does not exist, so there is "
+                "no checkpoint to resume from"
+            )
+        last = get_last_checkpoint(output_dir)
+        if last is None:
+            raise SFTSetupError(f"--resume_from_checkpoint {resume}: no checkpoint-* directory in {output_dir}")
+        return last
+    if resume is not None and not Path(resume).is_dir():
+        raise SFTSetupError(f"--resume_from_checkpoint {resume}: no such checkpoint directory")
+    return resume
+
+
+def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTResult:
+    """Load the model and data, train, and save model + processor + model card to ``training_args.output_dir``.
+
+    ``training_args.resume_from_checkpoint``: a ``checkpoint-N`` directory, or ``auto`` for the last one in
+    ``output_dir``; weights, optimizer, scheduler, RNG and data position continue from there.
+    """
+    resume = resolve_resume(training_args.resume_from_checkpoint, training_args.output_dir)
     model_path = Path(script_args.model_name_or_path)
     if script_args.build_tiny_model:
         # Under torchrun/accelerate only global rank 0 can build it (save_pretrained writes weights on rank 0 alone,
@@ -257,24 +285,13 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
     training_args.report_to = resolve_report_to(training_args.report_to)
     # Prompt-completion data + completion_only_loss: only the assistant's tokens carry loss.
     training_args.completion_only_loss = True
-    resume = training_args.resume_from_checkpoint
-    if resume in ("auto", "true", "True", "last"):
-        resume = get_last_checkpoint(training_args.output_dir)
-        if resume is None:
-            raise SFTSetupError(
-                f"--resume_from_checkpoint {training_args.resume_from_checkpoint}: no checkpoint-* "
-                f"directory in {training_args.output_dir}"
-            )
-    elif resume is not None and not Path(resume).is_dir():
-        raise SFTSetupError(f"--resume_from_checkpoint {resume}: no such checkpoint directory")
-
     data_collator = None
     if padding_free:
         enable_varlen_attention(model)
         data_collator = PackedVisionCollator(processor, model.config, training_args.max_length)
         # TRL rejects padding_free for image datasets; our collator does the packing, so TRL sets up with it off.
         training_args.padding_free = False
-    trainer = SFTTrainer(
+    trainer = GeoSFTTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
@@ -290,7 +307,10 @@ def run_sft(script_args: SFTScriptArguments, training_args: SFTConfig) -> SFTRes
     }
     logger.info("parameters: %(trainable)d trainable, %(frozen)d frozen", counts)
     start = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resume)
+    try:
+        output = trainer.train(resume_from_checkpoint=resume)
+    except CheckpointLoadError as exc:
+        raise SFTSetupError(f"cannot resume: {exc}") from None
     seconds = time.perf_counter() - start
     trainer.save_model(training_args.output_dir)
     trainer.save_state()  # trainer_state.json (loss curve) next to the final weights

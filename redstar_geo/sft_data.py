@@ -122,44 +122,93 @@ def _text_blocks(text: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def _turns(raw: Any, sid: str) -> list[tuple[str, str]]:
-    """``[(role, text), ...]`` from role/content or from/value messages; content may be structured blocks."""
+def _turns(raw: Any, who: str, what: str = "messages") -> list[tuple[str, str]]:
+    """``[(role, text), ...]`` from role/content or from/value messages; content may be structured blocks.
+
+    ``who`` names the record in errors (``sample 'id'`` or ``line 7``); any other shape is an :class:`SFTRecordError`.
+    """
     if not isinstance(raw, list) or not raw:
-        raise SFTRecordError("bad_record", f"sample {sid!r}: messages must be a non-empty list")
+        raise SFTRecordError("bad_record", f"{who}: {what} must be a non-empty list, got {_shown(raw)}")
     turns = []
     for i, message in enumerate(raw):
         if not isinstance(message, dict):
-            raise SFTRecordError("bad_record", f"sample {sid!r}: message {i} is not an object")
+            raise SFTRecordError("bad_record", f"{who}: {what}[{i}] is not an object but {_shown(message)}")
         role = message.get("role", message.get("from"))
         content = message.get("content", message.get("value"))
-        if role not in ROLE_ALIASES:
-            raise SFTRecordError("bad_record", f"sample {sid!r}: message {i} has unknown role {role!r}")
+        if not isinstance(role, str) or role not in ROLE_ALIASES:
+            raise SFTRecordError("bad_record", f"{who}: {what}[{i}] has unknown role {role!r}")
         if isinstance(content, list):  # structured blocks: images become placeholders so counting is uniform
-            content = "".join(IMAGE_PLACEHOLDER if b.get("type") == "image" else b.get("text") or "" for b in content)
+            content = "".join(
+                _block_text(block, f"{who}: {what}[{i}] content[{j}]") for j, block in enumerate(content)
+            )
         if not isinstance(content, str):
-            raise SFTRecordError("bad_record", f"sample {sid!r}: message {i} has no text content")
+            raise SFTRecordError("bad_record", f"{who}: {what}[{i}] has no text content ({_shown(content)})")
         turns.append((ROLE_ALIASES[role], content))
     return turns
 
 
-def parse_record(record: Any, image_root: str | Path | None = None, index: int = 0) -> SFTSample:
-    """One record (any accepted form) as an :class:`SFTSample`; raises :class:`SFTRecordError`."""
+def _block_text(block: Any, where: str) -> str:
+    """One structured content block as text (an image block as the placeholder)."""
+    if not isinstance(block, dict):
+        # A bare string in a block list is ambiguous (text? an image path?): the record is malformed.
+        raise SFTRecordError(
+            "bad_record", f'{where} is {_shown(block)}, not a {{"type": "text" | "image", ...}} block'
+        )
+    if block.get("type") == "image":
+        return IMAGE_PLACEHOLDER
+    text = block.get("text")
+    if text is not None and not isinstance(text, str):
+        raise SFTRecordError("bad_record", f"{where} has non-text 'text': {_shown(text)}")
+    return text or ""
+
+
+def _shown(value: Any) -> str:
+    """A short description of a wrong value for error messages."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def _image_value(value: Any, who: str, k: int) -> str | bytes:
+    """One entry of ``image``/``images`` as a path or encoded bytes; anything else is an :class:`SFTRecordError`."""
+    try:
+        converted = image_field(value)
+    except DataError:  # a number, a bool...: reported below with the record's name
+        converted = None
+    if isinstance(converted, (str, bytes)):
+        return converted
+    raise SFTRecordError(
+        "bad_record",
+        f"{who}: image {k} must be a path, image bytes or a {{'bytes', 'path'}} dict, got {_shown(value)}",
+    )
+
+
+def parse_record(
+    record: Any, image_root: str | Path | None = None, index: int = 0, where: str | None = None
+) -> SFTSample:
+    """One record (any accepted form) as an :class:`SFTSample`; raises :class:`SFTRecordError` for any other shape.
+
+    A record without ``id`` gets ``str(index)``; errors name it by ``where`` (e.g. ``"line 7"``, default
+    ``"record INDEX"``) instead.
+    """
+    where = where or f"record {index}"
     if not isinstance(record, dict):
-        raise SFTRecordError("bad_record", f"record {index}: not a JSON object")
-    sid = str(record.get("id", index))
+        raise SFTRecordError("bad_record", f"{where}: not a JSON object but {_shown(record)}")
+    has_id = record.get("id") is not None
+    sid = str(record["id"]) if has_id else str(index)
+    who = f"sample {sid!r}" if has_id else where
     messages = record.get("messages", record.get("conversations"))
-    turns = _turns(messages, sid)
+    turns = _turns(messages, who)
     completion = record.get("completion")
     if completion is not None:
-        target = completion if isinstance(completion, str) else _joined_assistant_text(completion, sid)
+        target = completion if isinstance(completion, str) else _joined_assistant_text(completion, who)
     else:
         if turns[-1][0] != "assistant":
-            raise SFTRecordError("no_assistant", f"sample {sid!r}: no assistant turn (last turn is {turns[-1][0]!r})")
+            raise SFTRecordError("no_assistant", f"{who}: no assistant turn (last turn is {turns[-1][0]!r})")
         target = turns.pop()[1]
     if not target.strip():
-        raise SFTRecordError("no_assistant", f"sample {sid!r}: the assistant turn is empty")
+        raise SFTRecordError("no_assistant", f"{who}: the assistant turn is empty")
     if not any(role == "user" for role, _ in turns):
-        raise SFTRecordError("bad_record", f"sample {sid!r}: no user turn")
+        raise SFTRecordError("bad_record", f"{who}: no user turn")
 
     raw_images = record.get("images", record.get("image"))
     if raw_images is None:
@@ -167,18 +216,18 @@ def parse_record(record: Any, image_root: str | Path | None = None, index: int =
     elif not isinstance(raw_images, (list, tuple)):
         raw_images = [raw_images]
     images = []
-    for value in raw_images:
-        value = image_field(value)
+    for k, value in enumerate(raw_images):
+        value = _image_value(value, who, k)
         if isinstance(value, str) and image_root is not None and not Path(value).is_absolute():
             value = str(Path(image_root) / value)
         images.append(value)
 
     n_placeholders = sum(text.count(IMAGE_PLACEHOLDER) for _, text in turns)
     if IMAGE_PLACEHOLDER in target:
-        raise SFTRecordError("placeholder_mismatch", f"sample {sid!r}: <image> in the assistant turn")
+        raise SFTRecordError("placeholder_mismatch", f"{who}: <image> in the assistant turn")
     if n_placeholders and n_placeholders != len(images):
         raise SFTRecordError(
-            "placeholder_mismatch", f"sample {sid!r}: {n_placeholders} <image> placeholders but {len(images)} images"
+            "placeholder_mismatch", f"{who}: {n_placeholders} <image> placeholders but {len(images)} images"
         )
     prompt = [{"role": role, "content": _text_blocks(text)} for role, text in turns]
     if images and not n_placeholders:  # no placeholder: the images open the first user turn
@@ -187,10 +236,15 @@ def parse_record(record: Any, image_root: str | Path | None = None, index: int =
     return SFTSample(sid, images, prompt, [{"role": "assistant", "content": [{"type": "text", "text": target}]}])
 
 
-def _joined_assistant_text(completion: Any, sid: str) -> str:
-    turns = _turns(completion, sid)
+def _joined_assistant_text(completion: Any, who: str) -> str:
+    if not isinstance(completion, list):
+        raise SFTRecordError(
+            "bad_record",
+            f"{who}: completion must be a string or a list of assistant messages, got {_shown(completion)}",
+        )
+    turns = _turns(completion, who, what="completion")
     if any(role != "assistant" for role, _ in turns):
-        raise SFTRecordError("bad_record", f"sample {sid!r}: completion messages must all be assistant turns")
+        raise SFTRecordError("bad_record", f"{who}: completion messages must all be assistant turns")
     return "".join(text for _, text in turns)
 
 
@@ -221,11 +275,13 @@ def _load(path: str, issues: IssueLog, split: str) -> tuple[list[SFTSample], lis
     samples, errors = [], []
     seen = set()
     for index, (line, rec) in enumerate(rows):
+        where = f"line {line}" if line is not None else f"record {index}"
         try:
-            sample = parse_record(rec, image_root, index)
+            sample = parse_record(rec, image_root, index, where)
         except SFTRecordError as exc:
-            exc.sample_id = str(rec.get("id", index)) if isinstance(rec, dict) else str(index)
-            issues.add(path, line, rec.get("id") if isinstance(rec, dict) else None, str(exc))
+            rec_id = rec.get("id") if isinstance(rec, dict) else None
+            exc.sample_id = where if rec_id is None else str(rec_id)
+            issues.add(path, line, rec_id, str(exc))
             errors.append(exc)
             continue
         if sample.id in seen:

@@ -1,5 +1,6 @@
 """SFT data validation, label masking, recipes, and the real train/sft_geo.py end to end on the tiny model (CPU)."""
 
+import copy
 import json
 import os
 import subprocess
@@ -15,9 +16,12 @@ from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E40
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling  # noqa: E402
 
 from redstar_geo.config import parse_config  # noqa: E402
+from redstar_geo.jsonl import IssueLog  # noqa: E402
 from redstar_geo.schema import Problem  # noqa: E402
 from redstar_geo.sft import SFTConfig, SFTScriptArguments, SFTSetupError, run_sft  # noqa: E402
 from redstar_geo.sft_data import (  # noqa: E402
+    DROP_REASONS,
+    SFTRecordError,
     load_and_validate,
     parse_record,
     problems_to_samples,
@@ -103,6 +107,92 @@ def test_bad_records_are_counted_with_their_ids(processor):
     assert "missing.png: file not found" in text and "> max_length 256" in text
 
 
+def test_malformed_records_are_dropped_with_their_ids(processor, tmp_path):
+    """Wrong types anywhere in a record drop that record (named by id, or by line without one), never the run."""
+    ok = {"image": str(ASSETS / "images" / "tri_0.png"), "messages": [{"role": "user", "content": "Find x."}]}
+    records = [
+        {"id": "good", **ok, "completion": "x = 3"},
+        {"id": "image_int", **ok, "image": 5, "completion": "x"},
+        {"id": "bare_string_block", **ok, "messages": [{"role": "user", "content": ["some text"]}], "completion": "x"},
+        {"id": "bare_string_completion_block", **ok, "completion": [{"role": "assistant", "content": ["x = 3"]}]},
+        {"id": "image_list_of_ints", **ok, "images": [1, 2], "completion": "x"},
+        {"id": "image_dict", **ok, "image": {"size": 3}, "completion": "x"},
+        {"id": "image_none_in_list", **ok, "images": [None], "completion": "x"},
+        {"id": "messages_not_a_list", **ok, "messages": "Find x.", "completion": "x"},
+        {"id": "role_missing", **ok, "messages": [{"content": "Find x."}], "completion": "x"},
+        {"id": "role_a_list", **ok, "messages": [{"role": ["user"], "content": "Find x."}], "completion": "x"},
+        {"id": "content_42", **ok, "messages": [{"role": "user", "content": 42}], "completion": "x"},
+        {"id": "text_not_a_string", **ok, "messages": [{"role": "user", "content": [{"type": "text", "text": 7}]}]},
+        {"id": "completion_42", **ok, "completion": 42},
+        {**ok, "image": [3], "completion": "x"},  # no id: named by its line, 14
+        ["not", "an", "object"],
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    kept, report = load_and_validate(str(path), processor, max_length=512)
+    assert [s.id for s in kept] == ["good"]
+    assert report.total == len(records) and dict(report.dropped) == {"bad_record": len(records) - 1}
+    text = "\n".join(report.examples["bad_record"])
+    assert "image_int: sample 'image_int': image 0 must be a path" in text and "got int 5" in text
+    assert "bare_string_block: sample 'bare_string_block': messages[0] content[0] is str 'some text'" in text
+    issues = IssueLog()
+    load_and_validate(str(path), processor, max_length=512, issues=issues)
+    named = {issue.id or f"line {issue.line}": issue.message for issue in issues}
+    for record in records[1:13]:
+        assert f"sample {record['id']!r}: " in named[record["id"]], named[record["id"]]
+    assert named["line 14"].startswith("line 14: image 0 ") and named["line 15"].startswith("line 15: not a JSON")
+    assert "completion must be a string or a list of assistant messages, got int 42" in named["completion_42"]
+    assert "unknown role ['user']" in named["role_a_list"] and "unknown role None" in named["role_missing"]
+
+
+WRONG_VALUES = [5, 1.5, True, None, "text", [], {}, [1, 2], ["text"], [None], {"a": 1}, [{"a": 1}]]
+FUZZ_BASE = {
+    "id": "f",
+    "images": [str(ASSETS / "images" / "tri_0.png")],
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Find x."}]},
+    ],
+    "completion": [{"role": "assistant", "content": [{"type": "text", "text": "x = 3"}]}],
+}
+
+
+def _paths(value, path=()):
+    """Every position in a nested record (dict keys and list indexes), outermost first."""
+    if path:
+        yield path
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        yield from _paths(child, (*path, key))
+
+
+def test_fuzzed_records_parse_or_are_dropped_with_a_reason(processor, tmp_path):
+    """Each position of a valid record replaced by each wrong value: the record parses or is dropped with a reason
+    naming it; the whole file then loads and validates without an exception."""
+    records = []
+    for path in _paths(FUZZ_BASE):
+        if path == ("id",):
+            continue
+        for wrong in WRONG_VALUES:
+            record = copy.deepcopy(FUZZ_BASE)
+            target = record
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = wrong
+            record["id"] = f"f{len(records)}"
+            records.append(record)
+            try:
+                parse_record(record)
+            except SFTRecordError as exc:
+                assert exc.reason in DROP_REASONS and f"sample {record['id']!r}: " in str(exc), (path, wrong, exc)
+    path = tmp_path / "fuzz.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    kept, report = load_and_validate(str(path), processor, max_length=512)
+    assert report.total == len(records) and report.kept + sum(report.dropped.values()) == len(records)
+    assert 0 < report.kept < len(records) and report.dropped["bad_record"] > 0
+    to_trl_dataset(kept)  # what survives converts to the training dataset
+
+
 def test_problems_become_samples_and_round_trip_through_jsonl(processor, tmp_path):
     png = (ASSETS / "images" / "circ_0.png").read_bytes()
     problems = [
@@ -144,6 +234,29 @@ def test_every_recipe_parses(recipe):
     )
     assert script_args.model_name_or_path and training_args.output_dir.startswith("runs/")
     assert training_args.learning_rate > 0
+
+
+def test_flags_without_config_apply_on_top_of_the_default_recipe(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sft_geo", ROOT / "train" / "sft_geo.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    default = script.DEFAULT_RECIPE
+    assert default == ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"
+    script_args, training_args = parse_config(
+        SFTScriptArguments, SFTConfig, args=["--output_dir", str(tmp_path), "--max_steps", "3"], default_config=default
+    )
+    assert training_args.output_dir == str(tmp_path) and training_args.max_steps == 3  # the flags
+    assert script_args.build_tiny_model and script_args.dataset == "geosynth"  # the recipe underneath
+    assert training_args.use_cpu and not training_args.bf16 and training_args.learning_rate == 2.0e-3
+    _, with_config = parse_config(
+        SFTScriptArguments,
+        SFTConfig,
+        args=["--config", str(ROOT / "recipes" / "sft" / "qwen25vl_7b_lora_1gpu.yaml"), "--use_cpu", "true"],
+        default_config=default,
+    )
+    assert with_config.learning_rate != 2.0e-3  # an explicit --config replaces the default recipe
 
 
 def test_unknown_recipe_key_and_missing_model_are_clear_errors(tmp_path, capsys):
@@ -189,7 +302,8 @@ def _train(args, env_extra=None):
     return proc
 
 
-def test_train_script_end_to_end_then_resume(tiny_dir, tmp_path):
+def test_train_script_end_to_end(tiny_dir, tmp_path):
+    """Loss goes down, everything is saved and reloads. (Resuming: tests/test_sft_resume.py.)"""
     out = tmp_path / "sft"
     common = [
         "--config",
@@ -223,27 +337,15 @@ def test_train_script_end_to_end_then_resume(tiny_dir, tmp_path):
     model = AutoModelForImageTextToText.from_pretrained(out)
     AutoProcessor.from_pretrained(out)
     assert type(model).__name__ == "Qwen2VLForConditionalGeneration"
-
-    # Resume from checkpoint-12 up to step 16. A sentinel in the checkpoint's log history proves the run continued
-    # from the saved state rather than starting over.
-    ckpt_state = out / "checkpoint-12" / "trainer_state.json"
-    saved = json.loads(ckpt_state.read_text())
-    saved["log_history"][0]["loss"] = 123.0
-    ckpt_state.write_text(json.dumps(saved))
-    _train([*common, "--max_steps", "16", "--resume_from_checkpoint", "auto"])
-    state = json.loads((out / "trainer_state.json").read_text())
-    steps = [e["step"] for e in state["log_history"] if "loss" in e]
-    assert state["global_step"] == 16 and steps == list(range(1, 17))
-    assert state["log_history"][0]["loss"] == 123.0
+    assert (out / "checkpoint-6" / "model.safetensors").is_file()
 
 
 def test_default_recipe_trains_on_geosynth(tmp_path):
-    """The default job: the tiny recipe builds the model and trains on 64 generated GeoSynth problems."""
+    """The default job: the tiny recipe builds the model and trains on 64 generated GeoSynth problems. Flags without
+    --config apply on top of that default recipe."""
     out = tmp_path / "sft"
     proc = _train(
         [
-            "--config",
-            str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
             "--model_name_or_path",
             str(tmp_path / "tiny"),
             "--output_dir",

@@ -3,14 +3,17 @@
 Usage:
 
     python train/sft_geo.py                                   # tiny random Qwen2-VL on CPU, a few minutes
+    python train/sft_geo.py --output_dir out --max_steps 5    # the default recipe, these flags on top
     python train/sft_geo.py --config recipes/sft/tiny_qwen2vl_cpu.yaml --max_steps 5 --learning_rate 1e-3
     python train/sft_geo.py --config recipes/sft/qwen25vl_7b_lora_1gpu.yaml --dataset data/sft/train.jsonl
     accelerate launch --config_file recipes/accelerate/zero3.yaml train/sft_geo.py \
         --config recipes/sft/redstar_geo_8b_internvl2.yaml
 
-Options: the recipe's keys, overridden by flags (``--help`` lists them; an unknown key is an error). Writes the
+Options: the recipe's keys, overridden by flags (``--help`` lists them; an unknown key is an error). Without
+--config the recipe is recipes/sft/tiny_qwen2vl_cpu.yaml, and any flags given apply on top of it. Writes the
 model, processor, trainer_state.json and README.md (model card) to --output_dir; checkpoints go to
-OUTPUT_DIR/checkpoint-N (resume with --resume_from_checkpoint auto).
+OUTPUT_DIR/checkpoint-N. Resume an interrupted run with the same options plus --resume_from_checkpoint auto (the last
+checkpoint in --output_dir; keep max_steps as it was, so the learning-rate schedule continues unchanged).
 """
 
 import logging
@@ -26,8 +29,7 @@ DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "sft" / "tiny
 
 def main():
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = sys.argv[1:] or ["--config", str(DEFAULT_RECIPE)]
-    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig, args=args)
+    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig, default_config=DEFAULT_RECIPE)
     try:
         result = run_sft(script_args, training_args)
     except (SFTSetupError, DataError) as exc:
