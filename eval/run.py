@@ -41,9 +41,10 @@ def main():
         where = f"{config.out}/{s['bench']}" if config.bench == "all" else config.out
         if s["issues"]:
             print(f"{s['bench']}: {s['issues']} input issues, listed in {where}/issues.txt")
+        kinds = ", ".join(f"{kind} x{count}" for kind, count in s["error_kinds"].items())
         for status, ids in (
             ("had no prediction and count as wrong", s["missing_ids"]),
-            ("failed (image or generation) and count as wrong", s["error_ids"]),
+            (f"failed ({kinds}) and count as wrong", s["error_ids"]),
             ("had an unreadable image, were asked without it and are scored", s.get("text_only_ids", [])),
         ):
             if ids:

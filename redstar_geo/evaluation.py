@@ -237,6 +237,14 @@ def score_predictions(
     return samples
 
 
+def error_kind(reason: str) -> str:
+    """The kind of a failed sample's error: ``image``, or ``generation: <kind>`` (``generation: timeout``,
+    ``generation: HTTP 500``, ``generation: malformed reply``, ...; see :mod:`redstar_geo.openai_client`)."""
+    if "generation: " in reason:
+        return "generation: " + reason.split("generation: ", 1)[1].split(":", 1)[0]
+    return reason.split(":", 1)[0]
+
+
 def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[dict], **extra) -> dict:
     """Accuracy (percent), status counts, the missing ids, and accuracy by each of the benchmark's breakdowns."""
     counts = Counter(s["status"] for s in samples)
@@ -254,6 +262,7 @@ def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[
         "errors": counts["error"],
         "missing_ids": [s["id"] for s in samples if s["status"] == "missing"],
         "error_ids": [s["id"] for s in samples if s["status"] == "error"],
+        "error_kinds": dict(Counter(error_kind(s["reason"]) for s in samples if s["status"] == "error")),
         # Answered without their diagram (its image could not be read), and scored: already in correct/wrong/no_answer.
         "text_only": sum(bool(s.get("text_only")) for s in samples),
         "text_only_ids": [s["id"] for s in samples if s.get("text_only")],

@@ -9,36 +9,36 @@ Usage::
     records = generate_responses(problems, lambda p: bench.prompt(p, "choice"), backend, "runs/x/responses.jsonl")
 
 A backend has ``generate(requests) -> list[Generation]``: one :class:`Generation` (``n`` texts, their finish
-reasons, or an error) per :class:`Request`. Backends:
+reasons, or an error) per :class:`Request`; a streaming backend also has ``stream(requests)``, which yields
+``(request, generation)`` pairs as they finish. Backends:
 
 - ``transformers``: in-process ``model.generate`` with left-padded batches of similar prompt length (sorted by
   length so little compute goes to padding), optional static KV cache and ``torch.compile`` (``--cache_implementation
   static --compile true``) on GPU;
-- ``openai``: any OpenAI-compatible chat-completions server (vLLM, SGLang, ``transformers serve``), concurrent
-  requests, per-request timeout, retries with exponential backoff on timeouts, 429 and 5xx;
+- ``openai``: any OpenAI-compatible chat-completions server (vLLM, SGLang, ``transformers serve``) through
+  :class:`redstar_geo.openai_client.ChatClient`: a continuous window of requests in flight, one deadline per
+  attempt, retries with backoff and jitter, every malformed reply a per-sample error (streaming);
 - ``vllm``: vLLM in-process (``pip install 'redstar-geo[vllm]'``).
 
-``generate_responses`` appends one JSON line per problem to its output file as each batch finishes; a rerun skips the
-ids already there, so a killed run loses nothing it had written.
+``generate_responses`` appends one JSON line per problem to its output file as soon as it finishes; a rerun skips the
+finished ids and tries the failed ones again, so a killed run loses nothing it had written.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import json
+import itertools
 import logging
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import queue
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redstar_geo.images import ImageLoadError
 from redstar_geo.import_utils import require
 from redstar_geo.jsonl import IssueLog, append_jsonl, iter_jsonl, replace_surrogates, write_jsonl
+from redstar_geo.openai_client import ChatClient, ChatReply
 from redstar_geo.schema import Problem
 
 logger = logging.getLogger(__name__)
@@ -67,10 +67,30 @@ class GenerationConfig:
     trust_remote_code: bool = field(default=False, metadata={"help": "allow model repository code (InternVL2)"})
     api_base: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "openai: server base URL"})
     api_key: str = field(default="EMPTY", metadata={"help": "openai: API key"})
-    concurrency: int = field(default=16, metadata={"help": "openai: requests in flight"})
-    request_timeout: float = field(default=600.0, metadata={"help": "openai: seconds per request"})
-    max_retries: int = field(default=5, metadata={"help": "openai: retries on timeouts, 429 and 5xx"})
-    save_every: int = field(default=64, metadata={"help": "problems per appended chunk of responses.jsonl"})
+    concurrency: int = field(
+        default=256,
+        metadata={
+            "help": "openai: requests kept in flight, a continuous window (hundreds to thousands; the server "
+            "queues what it cannot run at once)"
+        },
+    )
+    request_timeout: float = field(
+        default=1800.0,
+        metadata={"help": "openai: deadline of one attempt in seconds: connecting, sending and the whole reply"},
+    )
+    max_retries: int = field(
+        default=5, metadata={"help": "openai: retries on timeouts, connection errors, 408/425/429 and 5xx"}
+    )
+    retry_backoff: float = field(
+        default=1.0,
+        metadata={
+            "help": "openai: base of the exponential backoff between retries, seconds (full jitter; 429 "
+            "waits as long as the server's Retry-After says)"
+        },
+    )
+    save_every: int = field(
+        default=64, metadata={"help": "transformers/vllm: problems per generate() call, appended as each call ends"}
+    )
     missing_image: str = field(
         default="error",
         metadata={
@@ -84,6 +104,8 @@ class GenerationConfig:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {BACKENDS}")
         if min(self.n, self.max_new_tokens, self.batch_size, self.concurrency, self.save_every) < 1:
             raise ValueError("n, max_new_tokens, batch_size, concurrency and save_every must be >= 1")
+        if self.request_timeout <= 0 or self.max_retries < 0 or self.retry_backoff < 0:
+            raise ValueError("request_timeout must be > 0, max_retries and retry_backoff >= 0")
         if self.n > 1 and self.temperature == 0:
             raise ValueError("n > 1 samples need temperature > 0 (greedy decoding gives n identical responses)")
         if self.missing_image not in ("error", "text_only"):
@@ -103,6 +125,7 @@ class Generation:
     finish_reasons: list[str]  # "stop" | "length" | "error"
     error: str | None = None
     n_tokens: list[int] | None = None
+    reasoning: list[str | None] | None = None  # the thinking, where a server returns it apart from the answer
 
     @classmethod
     def failed(cls, error: str, n: int = 1) -> Generation:
@@ -216,31 +239,26 @@ class TransformersBackend:
 
 
 class OpenAIBackend:
-    """Concurrent requests to an OpenAI-compatible ``/chat/completions`` endpoint.
-
-    Uses the standard library's HTTP client: a JSON POST needs nothing more, and it keeps this backend free of
-    dependencies that a locked-down cluster might not have.
-    """
+    """An OpenAI-compatible ``/chat/completions`` server through :class:`redstar_geo.openai_client.ChatClient`: a
+    continuous window of ``concurrency`` requests, one deadline per attempt, retries, every malformed reply a
+    per-sample error. ``stream`` yields results as they finish; ``generate`` returns them in order."""
 
     def __init__(self, config: GenerationConfig):
         if not config.model:
             raise ValueError("the openai backend needs --model: the served model's name")
         self.config = config
-        self.url = config.api_base.rstrip("/") + "/chat/completions"
-
-    def _post(self, body: dict) -> dict:
-        request = urllib.request.Request(
-            self.url,
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.config.api_key}"},
+        self.client = ChatClient(
+            config.api_base,
+            config.api_key,
+            concurrency=config.concurrency,
+            request_timeout=config.request_timeout,
+            max_retries=config.max_retries,
+            retry_backoff=config.retry_backoff,
         )
-        with urllib.request.urlopen(request, timeout=self.config.request_timeout) as response:
-            return json.loads(response.read().decode("utf-8"))
 
-    def _one(self, request: Request) -> Generation:
+    def body(self, request: Request) -> dict:
         cfg = self.config
-        body = {
+        return {
             "model": cfg.model,
             "messages": chat_messages(request, inline_image=True),
             "n": cfg.n,
@@ -249,30 +267,21 @@ class OpenAIBackend:
             "top_p": cfg.top_p,
             "seed": cfg.seed,
         }
-        error = "no attempt made"
-        for attempt in range(cfg.max_retries + 1):
-            try:
-                data = self._post(body)
-                choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
-                texts = [c["message"].get("content") or "" for c in choices]
-                reasons = [c.get("finish_reason") or "stop" for c in choices]
-                return Generation(texts, reasons, None, None)
-            except urllib.error.HTTPError as exc:
-                detail = exc.read()[:300].decode("utf-8", "replace")
-                error = f"HTTP {exc.code}: {detail}"
-                if exc.code != 429 and exc.code < 500:  # a bad request will not get better by asking again
-                    break
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-            except (KeyError, TypeError, ValueError) as exc:
-                error = f"malformed response: {exc}"
-            if attempt < cfg.max_retries:
-                time.sleep(min(30.0, 0.25 * 2**attempt))
-        return Generation.failed(error, cfg.n)
+
+    def _generation(self, reply: ChatReply) -> Generation:
+        if reply.error is not None:
+            return Generation.failed(reply.error, self.config.n)
+        return Generation(reply.texts, reply.finish_reasons, None, reply.n_tokens, reply.reasoning)
+
+    def stream(self, requests: Iterable[Request]) -> Iterator[list[tuple[Request, Generation]]]:
+        for done in self.client.stream(requests, self.body):
+            yield [(request, self._generation(reply)) for request, reply in done]
 
     def generate(self, requests: list[Request]) -> list[Generation]:
-        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
-            return list(pool.map(self._one, requests))
+        by_position = {}
+        for done in self.client.stream(range(len(requests)), lambda i: self.body(requests[i])):
+            by_position.update((i, self._generation(reply)) for i, reply in done)
+        return [by_position[i] for i in range(len(requests))]
 
 
 class VLLMBackend:
@@ -320,17 +329,48 @@ def get_backend(config: GenerationConfig, model=None, processor=None):
     return VLLMBackend(config)
 
 
-def read_done(path: Path, issues: IssueLog) -> dict[str, dict]:
-    """Records already generated. A line cut off by a kill is reported and dropped from the file."""
+def _is_finished(record) -> bool:
+    """A stored record that need not be generated again: it has its responses, all of them text."""
+    responses = record.get("responses")
+    return bool(responses) and isinstance(responses, list) and all(isinstance(r, str) for r in responses)
+
+
+def read_done(path: Path, issues: IssueLog) -> tuple[dict[str, dict], int]:
+    """The finished records already in ``path`` and the number of ids whose last record failed.
+
+    The last record of an id wins (a retry is appended after the failure it replaces). A record without responses
+    (its generation or its image failed) is dropped so that this run tries it again; so is a line cut off by a
+    kill and a record whose responses are not text (from an older version), each reported in ``issues``. When
+    anything was dropped the file is rewritten with the finished records only, so appends continue a clean file.
+    """
     if not path.exists():
-        return {}
-    done, bad = {}, len(issues)
-    for _, rec in iter_jsonl(path, issues):
-        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-            done.setdefault(rec["id"], rec)
-    if len(issues) > bad:  # rewrite without the broken lines so that appends continue a clean file
+        return {}, 0
+    latest, bad, lines = {}, len(issues), 0
+    for line, rec in iter_jsonl(path, issues):
+        lines += 1
+        if not (isinstance(rec, dict) and isinstance(rec.get("id"), str)):
+            issues.add(path, line, None, "not a generation record (no string id); dropped")
+            continue
+        if rec.get("responses") and not _is_finished(rec):
+            issues.add(path, line, rec["id"], "stored responses are not all text; generating again")
+        latest[rec["id"]] = rec
+    done = {rid: rec for rid, rec in latest.items() if _is_finished(rec)}
+    if len(issues) > bad or len(done) < lines:
         write_jsonl(path, done.values())
-    return done
+    return done, len(latest) - len(done)
+
+
+def stream_generations(
+    backend, requests: Iterable[Request], chunk_size: int
+) -> Iterator[list[tuple[Request, Generation]]]:
+    """Lists of ``(request, generation)`` as they finish: a streaming backend's own order (``backend.stream``),
+    else ``backend.generate`` on ``chunk_size`` requests at a time."""
+    if hasattr(backend, "stream"):
+        yield from backend.stream(requests)
+        return
+    iterator = iter(requests)
+    while chunk := list(itertools.islice(iterator, chunk_size)):
+        yield list(zip(chunk, backend.generate(chunk), strict=True))
 
 
 def generate_responses(
@@ -343,26 +383,28 @@ def generate_responses(
     issues: IssueLog | None = None,
     progress: bool = True,
 ) -> dict[str, dict]:
-    """Generate for every problem not yet in ``path`` and append; return ``{id: record}`` for all problems.
+    """Generate for every problem not yet finished in ``path``; return ``{id: record}`` for all problems.
 
-    A record is ``{"id", "prompt", "responses", "finish_reasons", "n_tokens", "error", "image_error", "text_only"}``.
-    A problem whose image cannot be read gets ``error`` and ``image_error`` set and, unless
+    A record is ``{"id", "prompt", "responses", "reasoning", "finish_reasons", "n_tokens", "error", "image_error",
+    "text_only"}``, appended to ``path`` as soon as its generation finishes (in the order they finish). A rerun
+    skips the finished ids and tries again the ones that failed (generation errors, unreadable images), and says
+    how many. A problem whose image cannot be read gets ``error`` and ``image_error`` set and, unless
     ``missing_image="text_only"`` (then ``text_only`` is true), no responses. Lone surrogates in generated text
     (invalid Unicode, which UTF-8 cannot store) are replaced with U+FFFD and reported in ``issues``.
     """
     path = Path(path)
     issues = IssueLog() if issues is None else issues
-    done = read_done(path, issues)
+    done, failed_before = read_done(path, issues)
     todo = [p for p in problems if p.id not in done]
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
+    if failed_before:
+        logger.warning("%s: trying again %d samples that failed before", path, failed_before)
+    # Records of problems not sent (unreadable image) and records awaiting their generation, keyed by id. Filled by
+    # `requests()`, which a streaming backend runs in its own thread, hence the queue.
+    not_sent: queue.SimpleQueue = queue.SimpleQueue()
+    waiting: dict[str, dict] = {}
 
-        bar = tqdm(total=len(todo), desc=f"generate {path.parent.name}", unit="problem")
-    for start in range(0, len(todo), chunk_size):
-        chunk = todo[start : start + chunk_size]
-        records, requests, owners = {}, [], []
-        for problem in chunk:
+    def requests() -> Iterator[Request]:
+        for problem in todo:
             prompt = prompt_fn(problem)
             image, error = None, None
             if problem.image is not None:
@@ -370,10 +412,11 @@ def generate_responses(
                     image = problem.load_image()
                 except ImageLoadError as exc:
                     error = f"image: {exc}"
-            records[problem.id] = {
+            record = {
                 "id": problem.id,
                 "prompt": prompt,
                 "responses": [],
+                "reasoning": None,
                 "finish_reasons": [],
                 "n_tokens": None,
                 "error": error,
@@ -381,21 +424,50 @@ def generate_responses(
                 "text_only": error is not None and missing_image == "text_only",
             }
             if error is None or missing_image == "text_only":
-                requests.append(Request(problem.id, prompt, image))
-                owners.append(problem.id)
-        for rid, gen in zip(owners, backend.generate(requests) if requests else [], strict=True):
-            rec = records[rid]
-            if not gen.error:
-                texts = [replace_surrogates(text) for text in gen.texts]
-                if any(fixed is not text for fixed, text in zip(texts, gen.texts, strict=True)):
-                    issues.add(path, None, rid, "response has lone surrogates (invalid Unicode); stored with U+FFFD")
-                rec.update(responses=texts, finish_reasons=gen.finish_reasons, n_tokens=gen.n_tokens)
+                waiting[problem.id] = record
+                yield Request(problem.id, prompt, image)
             else:
-                rec["error"] = (rec["error"] + "; " if rec["error"] else "") + f"generation: {gen.error}"
-        append_jsonl(path, [records[p.id] for p in chunk])
-        done.update(records)
+                not_sent.put(record)
+
+    def finish(request: Request, gen: Generation) -> dict:
+        record = waiting.pop(request.id)
+        if gen.error:
+            record["error"] = (record["error"] + "; " if record["error"] else "") + f"generation: {gen.error}"
+            return record
+        texts = [replace_surrogates(text) for text in gen.texts]
+        reasoning = (
+            None if gen.reasoning is None else [t if t is None else replace_surrogates(t) for t in gen.reasoning]
+        )
+        if texts != gen.texts or reasoning != gen.reasoning:
+            issues.add(path, None, request.id, "response has lone surrogates (invalid Unicode); stored with U+FFFD")
+        record.update(responses=texts, reasoning=reasoning, finish_reasons=gen.finish_reasons, n_tokens=gen.n_tokens)
+        return record
+
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"generate {path.parent.name}", unit="sample", dynamic_ncols=True)
+    errors = 0
+
+    def write(records: list[dict]) -> None:
+        nonlocal errors
+        while not not_sent.empty():
+            records.append(not_sent.get())
+        if not records:
+            return
+        append_jsonl(path, records)
+        done.update((r["id"], r) for r in records)
+        errors += sum(bool(r["error"]) and not r["responses"] for r in records)
         if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
+            bar.update(len(records))
+            bar.set_postfix(errors=errors, refresh=False)
+
+    try:
+        for finished in stream_generations(backend, requests(), chunk_size):
+            write([finish(request, gen) for request, gen in finished])
+        write([])  # problems after the last request that were not sent
+    finally:
+        if bar is not None:
+            bar.close()
     return {p.id: done[p.id] for p in problems}

@@ -192,8 +192,8 @@ def test_openai_backend_against_a_real_http_server(geoqa_with_images, tmp_path):
     assert samples["2"]["extracted"] == "A"  # answered on the retry after a timeout
     assert samples["88"]["finish_reason"] == "length" and samples["88"]["status"] == "no_answer"
     assert (summary["errors"], summary["truncated"], summary["correct"]) == (1, 1, 2)  # id 2's gold is A
-    record = json.loads((tmp_path / "o/responses.jsonl").read_text().splitlines()[0])
-    assert record["responses"][0].startswith("image seen: True")
+    records = {r["id"]: r for r in map(json.loads, (tmp_path / "o/responses.jsonl").read_text().splitlines())}
+    assert records["0"]["responses"][0].startswith("image seen: True")
 
 
 class FakeExtractor(BaseHTTPRequestHandler):
