@@ -27,7 +27,7 @@ Built on ``aiohttp``'s client (connection pooling, HTTP/1.1 keep-alive; the libr
 drive servers with), not on ``httpx`` or the ``openai`` package built on it: measured here against a local server at
 512 requests in flight (``benchmarks/bench_openai_client.py``), httpx spent 2.7 ms of CPU per request once its
 connection pool was split into small ones (one pool of 512 connections: 40 ms, as httpcore scans every connection
-for every request), aiohttp 0.5 ms, so on a 2-core machine only aiohttp keeps thousands of requests in flight.
+for every request), aiohttp 0.8 ms, so on a 2-core machine only aiohttp keeps thousands of requests in flight.
 The ``openai`` package would also parse replies into lenient models that hide a malformed reply (a ``choices``
 list of strings, ``"content": 42``) instead of naming it. Here the JSON is checked field by field, and each sample
 records why it failed.
