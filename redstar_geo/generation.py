@@ -26,8 +26,6 @@ finished ids and tries the failed ones again, so a killed run loses nothing it h
 
 from __future__ import annotations
 
-import base64
-import io
 import itertools
 import logging
 import queue
@@ -38,6 +36,7 @@ from pathlib import Path
 from redstar_geo.images import ImageLoadError
 from redstar_geo.import_utils import require
 from redstar_geo.jsonl import IssueLog, append_jsonl, iter_jsonl, replace_surrogates, write_jsonl
+from redstar_geo.messages import chat_messages
 from redstar_geo.openai_client import ChatClient, ChatReply
 from redstar_geo.schema import Problem
 
@@ -129,25 +128,12 @@ class Generation:
 
     @classmethod
     def failed(cls, error: str, n: int = 1) -> Generation:
-        return cls([""] * n, ["error"] * n, error)
+        return cls(texts=[""] * n, finish_reasons=["error"] * n, error=error)
 
 
-def image_data_uri(image) -> str:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def chat_messages(request: Request, inline_image: bool = False) -> list[dict]:
-    """The user turn: image first (as the models were trained), then the prompt text."""
-    content = []
-    if request.image is not None:
-        if inline_image:
-            content.append({"type": "image_url", "image_url": {"url": image_data_uri(request.image)}})
-        else:
-            content.append({"type": "image", "image": request.image})
-    content.append({"type": "text", "text": request.prompt})
-    return [{"role": "user", "content": content}]
+def request_messages(request: Request, image_format: str = "object") -> list[dict]:
+    """The chat messages of a request (:func:`redstar_geo.messages.chat_messages`: image first, then the prompt)."""
+    return chat_messages(request.prompt, image=request.image, image_format=image_format)
 
 
 class TransformersBackend:
@@ -177,7 +163,7 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"  # decoder-only batching: new tokens must line up at the right
 
     def _inputs(self, requests: list[Request]):
-        conversations = [chat_messages(r) for r in requests]
+        conversations = [request_messages(r) for r in requests]
         return self.processor.apply_chat_template(
             conversations,
             add_generation_prompt=True,
@@ -234,7 +220,7 @@ class TransformersBackend:
                     texts.append(self.tokenizer.decode(tokens, skip_special_tokens=True))
                     reasons.append("stop" if stop is not None else "length")
                     lengths.append(len(tokens))
-                results[i] = Generation(texts, reasons, None, lengths)
+                results[i] = Generation(texts=texts, finish_reasons=reasons, n_tokens=lengths)
         return [results[i] for i in range(len(requests))]
 
 
@@ -260,7 +246,7 @@ class OpenAIBackend:
         cfg = self.config
         return {
             "model": cfg.model,
-            "messages": chat_messages(request, inline_image=True),
+            "messages": request_messages(request, image_format="data_uri"),
             "n": cfg.n,
             "max_tokens": cfg.max_new_tokens,
             "temperature": cfg.temperature,
@@ -271,7 +257,9 @@ class OpenAIBackend:
     def _generation(self, reply: ChatReply) -> Generation:
         if reply.error is not None:
             return Generation.failed(reply.error, self.config.n)
-        return Generation(reply.texts, reply.finish_reasons, None, reply.n_tokens, reply.reasoning)
+        return Generation(
+            texts=reply.texts, finish_reasons=reply.finish_reasons, n_tokens=reply.n_tokens, reasoning=reply.reasoning
+        )
 
     def stream(self, requests: Iterable[Request]) -> Iterator[list[tuple[Request, Generation]]]:
         for done in self.client.stream(requests, self.body):
@@ -306,13 +294,12 @@ class VLLMBackend:
         )
 
     def generate(self, requests: list[Request]) -> list[Generation]:
-        outputs = self.llm.chat([chat_messages(r, inline_image=True) for r in requests], self.params)
+        outputs = self.llm.chat([request_messages(r, image_format="data_uri") for r in requests], self.params)
         return [
             Generation(
-                [o.text for o in out.outputs],
-                [o.finish_reason or "stop" for o in out.outputs],
-                None,
-                [len(o.token_ids) for o in out.outputs],
+                texts=[o.text for o in out.outputs],
+                finish_reasons=[o.finish_reason or "stop" for o in out.outputs],
+                n_tokens=[len(o.token_ids) for o in out.outputs],
             )
             for out in outputs
         ]

@@ -71,3 +71,16 @@ def check_images(problems, max_pixels: int | None = None) -> dict[str, str]:
         except ImageLoadError as exc:
             errors[problem.id] = str(exc)
     return errors
+
+
+def image_data_uri(image, max_px: int | None = None) -> str:
+    """A ``PIL.Image`` as a PNG ``data:`` URI (what OpenAI-compatible servers and HTML pages take), downscaled to at
+    most ``max_px`` on its longer side when given."""
+    import base64
+
+    if max_px is not None and max(image.size) > max_px:
+        image = image.copy()
+        image.thumbnail((max_px, max_px))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=max_px is not None)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -11,6 +11,10 @@ Usage::
                 answer_letter="D", answer="140°", answer_type="choice", image="/data/geoqa/test/0.png")
     p.gold_value          # "140°"
     img = p.load_image()  # PIL.Image, or raises ImageLoadError naming the id and the file
+
+    # a question nobody has answered yet (demo, batch QA): no gold, so require_gold=False
+    q = Problem(id="q1", source="user", question="Find x.", choices=["3", "4"], image="diagram.png",
+                require_gold=False)
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +67,10 @@ class Problem:
     language: str = "en"
     image: str | bytes | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Benchmarks and training data need a gold answer; a question asked for inference has none (not stored).
+    require_gold: InitVar[bool] = True
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, require_gold: bool = True) -> None:
         if isinstance(self.id, int) and not isinstance(self.id, bool):
             self.id = str(self.id)
         if not isinstance(self.id, str) or not self.id:
@@ -86,9 +92,9 @@ class Problem:
                 raise ProblemError(f"{where}: gold letter {self.answer_letter!r} is not among the choices {letters}")
             if self.answer is None and len(self.answer_letter) == 1:
                 self.answer = self.choices[letters.index(self.answer_letter)]
-        if self.answer_type == "choice" and self.answer_letter is None:
+        if require_gold and self.answer_type == "choice" and self.answer_letter is None:
             raise ProblemError(f"{where}: a choice problem needs a gold letter")
-        if self.answer is None and self.answer_letter is None:
+        if require_gold and self.answer is None and self.answer_letter is None:
             raise ProblemError(f"{where}: no gold answer")
         if self.precision is not None and (not isinstance(self.precision, int) or self.precision < 0):
             raise ProblemError(f"{where}: precision must be a non-negative int, got {self.precision!r}")
@@ -104,6 +110,15 @@ class Problem:
     def gold_value(self) -> str | None:
         """The gold answer as a value: the correct choice's text for a choice problem, else ``answer``."""
         return self.answer
+
+    @property
+    def has_gold(self) -> bool:
+        return self.answer is not None or self.answer_letter is not None
+
+    def gold_answer(self, protocol: str = "choice") -> str | None:
+        """The gold answer as ``protocol`` states it: the letter(s) under ``choice`` (when the problem has them),
+        else the value."""
+        return self.answer_letter if protocol == "choice" and self.answer_letter else self.gold_value
 
     def group_value(self, key: str) -> str:
         """The value a result breakdown groups this problem by: a field (``language``) or a metadata key."""
@@ -127,7 +142,9 @@ class Problem:
         return record
 
     @classmethod
-    def from_dict(cls, record: dict[str, Any], image_root: str | Path | None = None) -> Problem:
+    def from_dict(
+        cls, record: dict[str, Any], image_root: str | Path | None = None, require_gold: bool = True
+    ) -> Problem:
         """Build a problem from :meth:`to_dict` output; relative image paths are resolved against ``image_root``."""
         if not isinstance(record, dict):
             raise ProblemError(f"a problem record must be a JSON object, got {type(record).__name__}")
@@ -142,7 +159,7 @@ class Problem:
         elif isinstance(image, str) and image_root is not None:
             record["image"] = resolve_image_path(image, image_root)
         try:
-            return cls(**record)
+            return cls(**record, require_gold=require_gold)
         except TypeError as exc:  # a missing required field
             raise ProblemError(f"problem {record.get('id')!r}: {exc}") from None
 

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redstar_geo.benchmarks.common import format_prompt, image_field, is_hub_id, load_hf_rows
+from redstar_geo.benchmarks.common import image_field, is_hub_id, load_hf_rows
 from redstar_geo.images import ImageLoadError, load_image
 from redstar_geo.import_utils import require
 from redstar_geo.jsonl import DataError, IssueLog, iter_jsonl, read_json, write_jsonl
+from redstar_geo.messages import problem_messages
 from redstar_geo.schema import Problem
 
 logger = logging.getLogger(__name__)
@@ -233,7 +234,8 @@ def parse_record(
     if images and not n_placeholders:  # no placeholder: the images open the first user turn
         first_user = next(m for m in prompt if m["role"] == "user")
         first_user["content"] = [{"type": "image"} for _ in images] + first_user["content"]
-    return SFTSample(sid, images, prompt, [{"role": "assistant", "content": [{"type": "text", "text": target}]}])
+    assistant = [{"role": "assistant", "content": [{"type": "text", "text": target}]}]
+    return SFTSample(id=sid, images=images, prompt=prompt, completion=assistant)
 
 
 def _joined_assistant_text(completion: Any, who: str) -> str:
@@ -378,8 +380,7 @@ def format_solution(problem: Problem, steps: Any, protocol: str = "choice") -> s
         else:
             lines.append(str(s).strip())
     body = "\n".join(lines)
-    final = problem.answer_letter if protocol == "choice" and problem.answer_letter else problem.gold_value
-    return f"{body}\nSo the answer is \\boxed{{{final}}}."
+    return f"{body}\nSo the answer is \\boxed{{{problem.gold_answer(protocol)}}}."
 
 
 def problems_to_samples(
@@ -388,7 +389,7 @@ def problems_to_samples(
     protocol: str = "choice",
     system_prompt: str | None = None,
 ) -> list[SFTSample]:
-    """SFT samples from problems, prompted exactly like evaluation (:func:`format_prompt`).
+    """SFT samples from problems, prompted exactly like evaluation (:func:`redstar_geo.messages.problem_messages`).
 
     ``completion`` is a callable ``problem -> text`` (``None`` skips the problem), or the name of a ``metadata``
     field holding solution steps, formatted by :func:`format_solution` (e.g. GeoSynth's ``metadata["steps"]``).
@@ -406,15 +407,12 @@ def problems_to_samples(
         if target is None:
             logger.warning("problem %r has no completion; skipped", problem.id)
             continue
-        prompt = [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}] if system_prompt else []
-        user = [{"type": "image"}] if problem.image is not None else []
-        prompt.append({"role": "user", "content": user + [{"type": "text", "text": format_prompt(problem, protocol)}]})
         samples.append(
             SFTSample(
-                problem.id,
-                [problem.image] if problem.image is not None else [],
-                prompt,
-                [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
+                id=problem.id,
+                images=[problem.image] if problem.image is not None else [],
+                prompt=problem_messages(problem, protocol, system_prompt, image_format="placeholder"),
+                completion=[{"role": "assistant", "content": [{"type": "text", "text": target}]}],
                 source=problem.source,
             )
         )
