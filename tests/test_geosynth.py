@@ -185,3 +185,20 @@ def test_cli_round_trip(tmp_path):
         assert verify_problem(got) == []
     refused = subprocess.run([*cmd[:5], "1000", *cmd[6:]], capture_output=True, text=True)
     assert refused.returncode != 0 and "reserved" in refused.stderr
+
+
+def test_cli_user_errors_are_one_line_usage_errors(tmp_path):
+    """An unusable output stops before generating: status 2, one ``error:`` line naming the option, no traceback."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    script = str(ROOT / "data_prep/geosynth.py")
+    for flags, option in (
+        (["--out", str(blocker)], "--out"),
+        (["--out", str(blocker / "sub")], "--out"),
+        (["--out", str(tmp_path / "gs"), "--hf_out", str(blocker)], "--hf_out"),
+    ):
+        run = subprocess.run([sys.executable, script, "--n", "4", *flags], capture_output=True, text=True)
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.startswith(f"error: {option} ") and run.stderr.count("\n") == 1, run.stderr
+        assert "Traceback" not in run.stderr
+    assert not (tmp_path / "gs").exists()

@@ -2,10 +2,10 @@
 
 Usage::
 
-    from redstar_geo.geosynth.dataset import write_problem_set, summarize
+    from redstar_geo.geosynth.dataset import write_problem_set, describe_problem_set
 
     problems = write_problem_set("data/geosynth", n=10_000, base_seed=0, workers=2)
-    print(summarize(problems))
+    print(describe_problem_set(problems))
 
 Layout: ``OUT/problems.jsonl`` (one ``Problem.to_dict()`` per line, ``image`` = ``images/000123.png`` relative to
 OUT) and ``OUT/images/000123.png``. Training sets must use seeds below
@@ -34,7 +34,9 @@ def check_training_seeds(n: int, base_seed: int) -> None:
     overlap another base seed's range."""
     if n < 1 or n > SEED_STRIDE:
         raise ValueError(f"n must be 1-{SEED_STRIDE} so sets from different base seeds never share a seed, got {n}")
-    if base_seed < 0 or problem_seed(base_seed, n - 1) >= EVAL_SEED_START:
+    if base_seed < 0:
+        raise ValueError(f"base seed must be >= 0, got {base_seed}")
+    if problem_seed(base_seed, n - 1) >= EVAL_SEED_START:
         raise ValueError(
             f"base seed {base_seed} with n={n} reaches seed {problem_seed(base_seed, n - 1)}: seeds "
             f">= {EVAL_SEED_START} are reserved for the held-out geosynth benchmark"
@@ -132,7 +134,7 @@ def export_hf(problems: list[Problem], out: str | Path, image_root: str | Path) 
     datasets.Dataset.from_dict(rows, features=features).save_to_disk(str(out))
 
 
-def summarize(problems: list[Problem]) -> str:
+def describe_problem_set(problems: list[Problem]) -> str:
     """Counts by family, difficulty level, variant and language, as printable lines."""
     lines = [f"{len(problems)} problems"]
     for key in ("family", "difficulty", "variant"):
