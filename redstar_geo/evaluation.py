@@ -12,10 +12,11 @@ Usage::
 
 The stages persist separately, so each can be redone alone: ``OUT/responses.jsonl`` (generation; appended as batches
 finish, resumed on rerun), ``OUT/extractions.jsonl`` (LLM answer extraction, when asked for; cached), then
-``OUT/samples.jsonl`` (one line per problem: id, extracted answer, correct, status, reason), ``OUT/summary.json`` and
-``OUT/issues.txt`` (every bad input line, by file and line, and every unreadable image). Rerunning with a changed
-judge re-scores from the stored responses without generating again. A problem without a prediction counts as wrong
-(status ``missing``), one whose generation failed or whose image could not be read counts as wrong with status
+``OUT/samples.jsonl`` (one :class:`~redstar_geo.run_dir.ScoredSample` per problem: id, extracted answer, correct,
+status, reason), ``OUT/summary.json`` and ``OUT/issues.txt`` (every bad input line, by file and line, and every
+unreadable image); :mod:`redstar_geo.run_dir` names these files, writes them and reads them back. Rerunning with a
+changed judge re-scores from the stored responses without generating again. A problem without a prediction counts as
+wrong (status ``missing``), one whose generation failed or whose image could not be read counts as wrong with status
 ``error``; both are listed. With ``--missing_image text_only`` a problem whose image could not be read is asked
 without it and scored on that answer; the summary counts these apart (``text_only``, ``text_only_ids``) and each
 sample says so (``"text_only": true`` and the image ``error``).
@@ -23,30 +24,30 @@ sample says so (``"text_only": true`` and the image ``error``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from redstar_geo.benchmarks import BENCHMARKS, get_benchmark
-from redstar_geo.jsonl import (
-    DataError,
-    IssueLog,
-    append_jsonl,
-    iter_jsonl,
-    read_json,
-    replace_surrogates,
-    write_json,
-    write_jsonl,
-    write_text,
-)
+from redstar_geo.benchmarks import BENCHMARKS, get_benchmark, load_benchmark
+from redstar_geo.generation import GenerationConfig, OpenAIBackend, Request, generate_responses, get_backend
+from redstar_geo.jsonl import IssueLog, replace_surrogates
 from redstar_geo.judge import PROTOCOLS, judge
+from redstar_geo.predictions import PREDICTION_FORMATS, load_predictions
+from redstar_geo.reports import write_reports
+from redstar_geo.run_dir import (
+    RESPONSES,
+    ScoredSample,
+    append_extractions,
+    load_extractions,
+    write_run,
+    write_summaries,
+)
 from redstar_geo.schema import Problem
 
 logger = logging.getLogger(__name__)
 
-# JSONL prediction formats: (id field, response field). G-LLaVA's published outputs use question_id/text.
-PREDICTION_FORMATS = {"jsonl": ("id", "response"), "gllava": ("question_id", "text"), "mathvista": None}
 EXTRACTORS = ("rules", "llm")
 LLM_EXTRACT_PROMPT = (
     "Below is a model's response to a math question. Reply with only its final answer (a choice letter, a number "
@@ -125,59 +126,23 @@ class EvalConfig:
     def benches(self) -> list[str]:
         return list(BENCHMARKS) if self.bench == "all" else [self.bench]
 
-
-def load_predictions(path: str | Path, fmt: str, known_ids: set[str], issues: IssueLog) -> dict[str, str]:
-    """``{problem id: response}``; malformed lines, wrong types, duplicates and unknown ids go to ``issues``."""
-    path = Path(path)
-    if fmt == "mathvista":
-        data = read_json(path)
-        if not isinstance(data, dict):
-            raise DataError(f"{path}: a MathVista output file is a JSON object keyed by pid")
-        rows = [
-            (None, {"id": pid, "response": (rec or {}).get("response") if isinstance(rec, dict) else rec})
-            for pid, rec in data.items()
-        ]
-        id_key, response_key = "id", "response"
-    else:
-        id_key, response_key = PREDICTION_FORMATS[fmt]
-        rows = iter_jsonl(path, issues)
-    predictions: dict[str, str] = {}
-    for line, rec in rows:
-        if not isinstance(rec, dict):
-            issues.add(path, line, None, f"expected a JSON object, got {type(rec).__name__}")
-            continue
-        rid, response = rec.get(id_key), rec.get(response_key)
-        if isinstance(rid, bool) or not isinstance(rid, (str, int)):
-            issues.add(path, line, None, f"field {id_key!r} must be a string or integer, got {rid!r:.60}")
-            continue
-        rid = str(rid)
-        if not isinstance(response, str):
-            issues.add(path, line, rid, f"field {response_key!r} must be a string, got {type(response).__name__}")
-            continue
-        if rid not in known_ids:
-            issues.add(path, line, rid, "id is not in the benchmark; ignored")
-            continue
-        if rid in predictions:
-            issues.add(path, line, rid, "duplicate prediction; kept the first")
-            continue
-        fixed = replace_surrogates(response)
-        if fixed is not response:
-            issues.add(path, line, rid, f"{response_key!r} has lone surrogates (invalid Unicode); scored with U+FFFD")
-        predictions[rid] = fixed
-    return predictions
+    def run_dir(self, bench: str) -> Path:
+        """The run directory of ``bench``: ``--out`` itself, or its subdirectory ``bench`` for ``--bench all``."""
+        return Path(self.out) / bench if self.bench == "all" else Path(self.out)
 
 
 def _generation_fields(record: dict | None) -> dict:
+    """The :class:`ScoredSample` fields a generation record (``responses.jsonl``) fills; none for score-only runs."""
     if record is None:
         return {}
-    fields = {"finish_reason": (record.get("finish_reasons") or [None])[0]}
-    if record.get("n_tokens"):
-        fields["response_tokens"] = record["n_tokens"][0]
-    if record.get("error"):
-        fields["error"] = record["error"]
-    if record.get("text_only") and record.get("responses"):
-        fields["text_only"] = True  # answered without its unreadable image (--missing_image text_only)
-    return fields
+    return {
+        "model_run": True,
+        "finish_reason": (record.get("finish_reasons") or [None])[0],
+        "response_tokens": record["n_tokens"][0] if record.get("n_tokens") else None,
+        "error": record.get("error") or None,
+        # answered without its unreadable image (--missing_image text_only)
+        "text_only": bool(record.get("text_only") and record.get("responses")),
+    }
 
 
 def score_predictions(
@@ -186,8 +151,8 @@ def score_predictions(
     protocol: str,
     generations: dict[str, dict] | None = None,
     llm_answers: dict[str, str] | None = None,
-) -> list[dict]:
-    """One sample record per problem, in benchmark order.
+) -> list[ScoredSample]:
+    """One scored sample per problem, in benchmark order.
 
     ``predictions`` maps ids to their responses (several when sampling n > 1; the first one is scored, all count
     towards pass@n). ``generations`` holds the generation records (finish reasons, errors); ``llm_answers`` the
@@ -205,35 +170,38 @@ def score_predictions(
             else:
                 status, reason = "missing", "no prediction for this id"
             samples.append(
-                {
-                    "id": problem.id,
-                    "extracted": None,
-                    "letter": None,
-                    "correct": False,
-                    "status": status,
-                    "method": "none",
-                    "reason": reason,
-                    "gold": gold,
+                ScoredSample(
+                    id=problem.id,
+                    extracted=None,
+                    letter=None,
+                    correct=False,
+                    status=status,
+                    method="none",
+                    reason=reason,
+                    gold=gold,
                     **_generation_fields(record),
-                }
+                )
             )
             continue
         verdict = judge(responses[0], problem, protocol=protocol)
         if verdict.status == "no_answer" and llm_answers.get(problem.id):
             llm = judge(f"Answer: {llm_answers[problem.id]}", problem, protocol=protocol)
             if llm.extracted is not None:
-                verdict = type(llm)(llm.correct, llm.status, llm.extracted, llm.letter, "llm", llm.reason)
-        sample = {
-            "id": problem.id,
-            **verdict.to_dict(),
-            "gold": gold,
-            "response_chars": len(responses[0]),
-            **_generation_fields(record),
-        }
+                verdict = dataclasses.replace(llm, method="llm")
+        sampled = {}
         if len(responses) > 1:
-            sample["n_correct"] = sum(judge(r, problem, protocol=protocol).correct for r in responses)
-            sample["n_responses"] = len(responses)
-        samples.append(sample)
+            sampled["n_correct"] = sum(judge(r, problem, protocol=protocol).correct for r in responses)
+            sampled["n_responses"] = len(responses)
+        samples.append(
+            ScoredSample(
+                id=problem.id,
+                **verdict.to_dict(),
+                gold=gold,
+                response_chars=len(responses[0]),
+                **_generation_fields(record),
+                **sampled,
+            )
+        )
     return samples
 
 
@@ -245,11 +213,12 @@ def error_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
-def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[dict], **extra) -> dict:
-    """Accuracy (percent), status counts, the missing ids, and accuracy by each of the benchmark's breakdowns."""
-    counts = Counter(s["status"] for s in samples)
+def summarize_scores(bench: str, protocol: str, problems: list[Problem], samples: list[ScoredSample], **extra) -> dict:
+    """A run's ``summary.json``: accuracy (percent), status counts, the missing, failed and text-only ids, response
+    lengths, pass@n when sampling, and accuracy by each of the benchmark's breakdowns; ``extra`` is added as it is."""
+    counts = Counter(s.status for s in samples)
     n = len(samples)
-    answered = [s for s in samples if "response_chars" in s]
+    answered = [s for s in samples if s.response_chars is not None]
     summary = {
         "bench": bench,
         "protocol": protocol,
@@ -260,33 +229,33 @@ def summarize(bench: str, protocol: str, problems: list[Problem], samples: list[
         "no_answer": counts["no_answer"],
         "missing": counts["missing"],
         "errors": counts["error"],
-        "missing_ids": [s["id"] for s in samples if s["status"] == "missing"],
-        "error_ids": [s["id"] for s in samples if s["status"] == "error"],
-        "error_kinds": dict(Counter(error_kind(s["reason"]) for s in samples if s["status"] == "error")),
+        "missing_ids": [s.id for s in samples if s.status == "missing"],
+        "error_ids": [s.id for s in samples if s.status == "error"],
+        "error_kinds": dict(Counter(error_kind(s.reason) for s in samples if s.status == "error")),
         # Answered without their diagram (its image could not be read), and scored: already in correct/wrong/no_answer.
-        "text_only": sum(bool(s.get("text_only")) for s in samples),
-        "text_only_ids": [s["id"] for s in samples if s.get("text_only")],
-        "truncated": sum(s.get("finish_reason") == "length" for s in samples),
-        "mean_response_chars": round(sum(s["response_chars"] for s in answered) / len(answered), 1) if answered else 0,
-        "extraction_methods": dict(Counter(s["method"] for s in samples if s["status"] not in ("missing", "error"))),
+        "text_only": sum(s.text_only for s in samples),
+        "text_only_ids": [s.id for s in samples if s.text_only],
+        "truncated": sum(s.finish_reason == "length" for s in samples),
+        "mean_response_chars": round(sum(s.response_chars for s in answered) / len(answered), 1) if answered else 0,
+        "extraction_methods": dict(Counter(s.method for s in samples if s.status not in ("missing", "error"))),
         **extra,
     }
-    tokens = [s["response_tokens"] for s in samples if "response_tokens" in s]
+    tokens = [s.response_tokens for s in samples if s.response_tokens is not None]
     if tokens:
         summary["mean_response_tokens"] = round(sum(tokens) / len(tokens), 1)
-    sampled = [s for s in samples if "n_responses" in s]
+    sampled = [s for s in samples if s.n_responses is not None]
     if sampled:
-        k = sampled[0]["n_responses"]
-        summary[f"pass@{k}"] = round(100.0 * sum(s["n_correct"] > 0 for s in sampled) / n, 2)
-        summary[f"mean_accuracy@{k}"] = round(100.0 * sum(s["n_correct"] / k for s in sampled) / n, 2)
+        k = sampled[0].n_responses
+        summary[f"pass@{k}"] = round(100.0 * sum(s.n_correct > 0 for s in sampled) / n, 2)
+        summary[f"mean_accuracy@{k}"] = round(100.0 * sum(s.n_correct / k for s in sampled) / n, 2)
     by_id = {p.id: p for p in problems}
     breakdowns = {}
     for key in get_benchmark(bench).breakdowns:
         groups = defaultdict(lambda: [0, 0])
         for s in samples:
-            group = groups[by_id[s["id"]].group_value(key)]
+            group = groups[by_id[s.id].group_value(key)]
             group[0] += 1
-            group[1] += s["correct"]
+            group[1] += s.correct
         if len(groups) > 1:
             breakdowns[key] = {
                 g: {"n": t, "correct": c, "accuracy": round(100.0 * c / t, 2)} for g, (t, c) in sorted(groups.items())
@@ -312,13 +281,10 @@ def format_summary(summary: dict | list[dict]) -> str:
 
 
 def llm_extract(
-    problems: list[Problem], predictions: dict[str, list[str]], config: EvalConfig, path: Path
+    problems: list[Problem], predictions: dict[str, list[str]], config: EvalConfig, run_dir: Path
 ) -> dict[str, str]:
-    """Ask an LLM for the final answer of each response the rules find none in; cached in ``path``."""
-    from redstar_geo.generation import GenerationConfig, OpenAIBackend, Request
-
-    issues = IssueLog()
-    cache = {rec["id"]: rec["answer"] for _, rec in iter_jsonl(path, issues)} if path.exists() else {}
+    """Ask an LLM for the final answer of each response the rules find none in; cached in the run directory."""
+    cache = load_extractions(run_dir)
     todo = [
         p
         for p in problems
@@ -340,34 +306,31 @@ def llm_extract(
             records.append(
                 {"id": p.id, "answer": None if answer in (None, "", "NONE") else answer, "error": gen.error}
             )
-        append_jsonl(path, records)
+        append_extractions(run_dir, records)
         cache.update({r["id"]: r["answer"] for r in records})
     return {k: v for k, v in cache.items() if v}
 
 
-def evaluate_benchmark(name: str, config: EvalConfig, backend=None, gen_config=None) -> dict:
+def evaluate_benchmark(
+    name: str, config: EvalConfig, backend=None, gen_config: GenerationConfig | None = None
+) -> dict:
     """Run the stages for one benchmark into its output directory; returns the summary."""
     bench = get_benchmark(name)
     protocol = config.protocol or bench.protocols[0]
-    out = Path(config.out) / name if config.bench == "all" else Path(config.out)
+    out = config.run_dir(name)
     issues = IssueLog()
-    data = config.data or bench.default_path
-    problems = bench.load(data, config.image_root, issues, split=config.split)
-    if config.limit:
-        problems = problems[: config.limit]
-    if not problems:
-        first = "".join(f"\n  {issue}" for issue in issues[:3]) + ("\n  ..." if len(issues) > 3 else "")
-        raise DataError(f"{data}: no {name} problems could be loaded" + (f"; issues:{first}" if issues else ""))
+    data = bench.data_path(config.data)
+    problems = load_benchmark(
+        name, data=data, image_root=config.image_root, split=config.split, limit=config.limit, issues=issues
+    )
     generations = {}
     extra = {"data": str(data)}
     if backend is not None:
-        from redstar_geo.generation import generate_responses
-
         generations = generate_responses(
             problems,
             lambda p: bench.prompt(p, protocol),
             backend,
-            out / "responses.jsonl",
+            out / RESPONSES,
             missing_image=gen_config.missing_image,
             chunk_size=gen_config.save_every,
             issues=issues,
@@ -387,35 +350,29 @@ def evaluate_benchmark(name: str, config: EvalConfig, backend=None, gen_config=N
         raw = load_predictions(config.predictions, config.predictions_format, {p.id for p in problems}, issues)
         predictions = {rid: [text] for rid, text in raw.items()}
         extra["predictions"] = str(config.predictions)
-    llm_answers = (
-        llm_extract(problems, predictions, config, out / "extractions.jsonl") if config.extractor == "llm" else None
-    )
-    samples = score_predictions(problems, predictions, protocol, generations, llm_answers)
-    summary = summarize(name, protocol, problems, samples, **extra, issues=len(issues))
-    write_jsonl(out / "samples.jsonl", samples)
-    write_json(out / "summary.json", summary)
-    write_text(out / "issues.txt", "".join(f"{issue}\n" for issue in issues))
-    write_json(out / "config.json", {**asdict(config), **({"generation": asdict(gen_config)} if gen_config else {})})
+    llm_answers = llm_extract(problems, predictions, config, out) if config.extractor == "llm" else None
+    samples = score_predictions(problems, predictions, protocol, generations=generations, llm_answers=llm_answers)
+    summary = summarize_scores(name, protocol, problems, samples, **extra, issues=len(issues))
+    options = dataclasses.asdict(config)
+    if gen_config:
+        options["generation"] = dataclasses.asdict(gen_config)
+    write_run(out, samples=samples, summary=summary, issues=issues, config=options)
     if config.report:
-        from redstar_geo.reports import write_reports
-
         write_reports(out, problems, {rid: texts[0] for rid, texts in predictions.items()})
     return summary
 
 
-def run_evaluation(config: EvalConfig, gen_config=None) -> list[dict] | dict:
+def run_evaluation(config: EvalConfig, gen_config: GenerationConfig | None = None) -> list[dict] | dict:
     """Evaluate every benchmark of ``config``; a model run when ``gen_config.model`` is set, else score-only.
 
     Returns the summary (one bench) or the list of summaries (``--bench all``).
     """
     backend = None
     if gen_config is not None and gen_config.model:
-        from redstar_geo.generation import get_backend
-
         backend = get_backend(gen_config)
     elif config.predictions is None:
         raise ValueError("give --model to run a model, or --predictions to score existing outputs")
     summaries = [evaluate_benchmark(name, config, backend, gen_config) for name in config.benches]
     if config.bench == "all":
-        write_json(Path(config.out) / "summary.json", summaries)
+        write_summaries(config.out, summaries)
     return summaries if config.bench == "all" else summaries[0]

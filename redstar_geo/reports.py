@@ -1,9 +1,10 @@
 """Reports of evaluation runs: markdown tables, a self-contained HTML page per run, and plots.
 
 A run directory is what ``eval/run.py`` writes (``summary.json``, ``samples.jsonl``, ``config.json`` and, for model
-runs, ``responses.jsonl``). Usage::
+runs, ``responses.jsonl``); :mod:`redstar_geo.run_dir` reads it. Usage::
 
-    from redstar_geo.reports import load_problems, load_responses, markdown_table, write_reports
+    from redstar_geo.reports import markdown_table, write_reports
+    from redstar_geo.run_dir import load_problems, load_responses
 
     print(markdown_table(["runs/qwen_geoqa", "runs/qwen_mathvista_geo"]))   # accuracy, no-answer, length, truncation
     write_reports("runs/qwen_geoqa", load_problems("runs/qwen_geoqa"), load_responses("runs/qwen_geoqa"))
@@ -15,16 +16,14 @@ From the command line: ``python eval/report.py RUN_DIR [RUN_DIR ...] --out DIR``
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import logging
 from pathlib import Path
 
-from redstar_geo.benchmarks import get_benchmark
-from redstar_geo.images import ImageLoadError
+from redstar_geo.images import ImageLoadError, image_data_uri
 from redstar_geo.import_utils import is_available, require
-from redstar_geo.jsonl import IssueLog, iter_jsonl, read_json, write_text
+from redstar_geo.jsonl import write_text
+from redstar_geo.run_dir import SAMPLES, ScoredSample, load_samples, load_summary
 from redstar_geo.schema import Problem
 
 logger = logging.getLogger(__name__)
@@ -35,52 +34,13 @@ THUMBNAIL_PX = 384
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Reading run directories
+# Tables
 # ---------------------------------------------------------------------------------------------------------------
-def load_summary(run_dir: str | Path) -> dict:
-    return read_json(Path(run_dir) / "summary.json")
-
-
-def load_samples(run_dir: str | Path) -> list[dict]:
-    """The per-problem records of ``samples.jsonl`` (bad lines are skipped; ``eval/run.py`` writes none)."""
-    return [rec for _, rec in iter_jsonl(Path(run_dir) / "samples.jsonl", IssueLog()) if isinstance(rec, dict)]
-
-
 def run_name(run_dir: str | Path, summary: dict) -> str:
     """The model a run is labelled with: ``summary["model"]``, else the run directory's name."""
     return summary.get("model") or Path(run_dir).resolve().name
 
 
-def load_problems(run_dir: str | Path) -> list[Problem]:
-    """The benchmark problems a run was scored on, loaded again as its ``config.json`` says."""
-    config = read_json(Path(run_dir) / "config.json")
-    # A `--bench all` run writes one directory per benchmark, each with the shared config: the summary names it.
-    bench = get_benchmark(load_summary(run_dir)["bench"])
-    data = config.get("data") or bench.default_path
-    problems = bench.load(data, config.get("image_root"), IssueLog(), split=config.get("split"))
-    return problems[: config["limit"]] if config.get("limit") else problems
-
-
-def load_responses(run_dir: str | Path) -> dict[str, str]:
-    """``{problem id: response text}``: the first response of ``responses.jsonl`` for a model run, else the
-    predictions file that ``config.json`` names (score-only runs)."""
-    from redstar_geo.evaluation import load_predictions
-
-    run_dir = Path(run_dir)
-    if (run_dir / "responses.jsonl").is_file():
-        responses = {}
-        for _, rec in iter_jsonl(run_dir / "responses.jsonl", IssueLog()):
-            if isinstance(rec, dict) and rec.get("responses"):
-                responses[str(rec["id"])] = rec["responses"][0]
-        return responses
-    config = read_json(run_dir / "config.json")
-    ids = {s["id"] for s in load_samples(run_dir)}
-    return load_predictions(config["predictions"], config.get("predictions_format", "jsonl"), ids, IssueLog())
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Tables
-# ---------------------------------------------------------------------------------------------------------------
 def run_stats(run_dir: str | Path) -> dict:
     """One row of :func:`markdown_table`: model, bench, protocol, n, accuracy, no-answer rate (percent), mean
     response length in characters and truncation rate (percent; None when the run does not record finish reasons,
@@ -88,14 +48,14 @@ def run_stats(run_dir: str | Path) -> dict:
     summary = load_summary(run_dir)
     samples = load_samples(run_dir)
     n = summary["n"]
-    lengths = [s["response_chars"] for s in samples if s.get("response_chars") is not None]
+    lengths = [s.response_chars for s in samples if s.response_chars is not None]
     mean_chars = summary.get("mean_response_chars")
     if mean_chars is None and lengths:
         mean_chars = sum(lengths) / len(lengths)
     # Score-only runs have no finish reasons: their truncation is unknown, not zero.
     truncated = None
-    if any(s.get("finish_reason") for s in samples):
-        truncated = summary.get("truncated", sum(s.get("finish_reason") == "length" for s in samples))
+    if any(s.finish_reason for s in samples):
+        truncated = summary.get("truncated", sum(s.finish_reason == "length" for s in samples))
     return {
         "model": run_name(run_dir, summary),
         "bench": summary["bench"],
@@ -184,29 +144,20 @@ _FILTERS = (
 )
 
 
-def image_data_uri(problem: Problem, max_px: int = THUMBNAIL_PX) -> str:
-    """The problem's diagram as a PNG ``data:`` URI, downscaled to at most ``max_px`` on its longer side; raises
-    :class:`ImageLoadError`."""
-    img = problem.load_image()
-    img.thumbnail((max_px, max_px))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _esc(value) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _problem_html(problem: Problem, sample: dict | None, response: str | None) -> str:
-    status = sample["status"] if sample else "missing"
+def _problem_html(problem: Problem, sample: ScoredSample | None, response: str | None) -> str:
+    status = sample.status if sample else "missing"
     parts = [f'<div class="problem {status}" data-status="{status}" id="p-{_esc(problem.id)}">']
     parts.append(f'<h3>{_esc(problem.id)} <span class="badge">{_esc(status.replace("_", " "))}</span></h3>')
     if problem.image is None:
         parts.append('<p class="imgerr">no image</p>')
     else:
         try:
-            parts.append(f'<img alt="diagram of {_esc(problem.id)}" src="{image_data_uri(problem)}">')
+            uri = image_data_uri(problem.load_image(), THUMBNAIL_PX)
+            parts.append(f'<img alt="diagram of {_esc(problem.id)}" src="{uri}">')
         except ImageLoadError as exc:
             parts.append(f'<p class="imgerr">image could not be loaded: {_esc(exc)}</p>')
     parts.append(f"<p>{_esc(problem.question)}</p>")
@@ -216,15 +167,15 @@ def _problem_html(problem: Problem, sample: dict | None, response: str | None) -
         )
         parts.append(f'<ul style="list-style:none">{items}</ul>')
     gold = " ".join(x for x in (problem.answer_letter, problem.gold_value) if x)
-    extracted = sample.get("extracted") if sample else None
+    extracted = sample.extracted if sample else None
     parts.append(f"<p><b>extracted:</b> {_esc(extracted) or '<i>none</i>'} &nbsp; <b>gold:</b> {_esc(gold)}</p>")
-    reason = sample.get("reason") if sample else "no sample for this id in samples.jsonl"
-    method = f" ({_esc(sample.get('method'))})" if sample and sample.get("method") else ""
-    finish = f"; finish reason {_esc(sample['finish_reason'])}" if sample and sample.get("finish_reason") else ""
+    reason = sample.reason if sample else f"no sample for this id in {SAMPLES}"
+    method = f" ({_esc(sample.method)})" if sample and sample.method else ""
+    finish = f"; finish reason {_esc(sample.finish_reason)}" if sample and sample.finish_reason else ""
     parts.append(f"<p><b>verdict:</b> {_esc(status)}{method}: {_esc(reason)}{finish}</p>")
     if response is not None:
-        summary = f"<summary>reasoning ({len(response)} chars)</summary>"
-        parts.append(f"<details>{summary}<pre>{_esc(response)}</pre></details>")
+        toggle = f"<summary>reasoning ({len(response)} chars)</summary>"
+        parts.append(f"<details>{toggle}<pre>{_esc(response)}</pre></details>")
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -252,7 +203,7 @@ def write_html_report(run_dir: str | Path, problems: list[Problem], responses: d
     filter it to all / failures / wrong / no answer / correct. Returns the path."""
     run_dir = Path(run_dir)
     summary = load_summary(run_dir)
-    samples = {s["id"]: s for s in load_samples(run_dir)}
+    samples = {s.id: s for s in load_samples(run_dir)}
     buttons = "".join(
         f'<button data-filter="{key}" onclick="show(\'{key}\',this)"{" class=on" if key == "all" else ""}>'
         f"{label}</button>"
@@ -316,7 +267,7 @@ def plot_response_lengths(run_dir_or_dirs, out_png: str | Path, unit: str = "cha
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for run_dir in run_dirs:
         summary = load_summary(run_dir)
-        lengths = [s[f"response_{unit}"] for s in load_samples(run_dir) if s.get(f"response_{unit}") is not None]
+        lengths = [n for s in load_samples(run_dir) if (n := getattr(s, f"response_{unit}")) is not None]
         if lengths:
             ax.hist(lengths, bins=40, alpha=0.6, label=f"{run_name(run_dir, summary)} · {summary['bench']}")
     if ax.get_legend_handles_labels()[0]:
@@ -360,12 +311,10 @@ def write_reports(run_dir: str | Path, problems: list[Problem], responses: dict[
 
 __all__ = [
     "breakdown_tables",
-    "image_data_uri",
-    "load_problems",
-    "load_responses",
     "markdown_table",
     "plot_accuracy",
     "plot_response_lengths",
+    "run_name",
     "run_stats",
     "write_html_report",
     "write_reports",

@@ -7,6 +7,7 @@ from conftest import ASSETS, run_script
 
 from redstar_geo.benchmarks import get_benchmark
 from redstar_geo.evaluation import EvalConfig, run_evaluation
+from redstar_geo.run_dir import ScoredSample, load_samples
 
 
 def read_samples(out):
@@ -273,3 +274,27 @@ def test_out_that_is_a_file_is_refused_before_any_work(assets, tmp_path):
     result = run_script("eval/run.py", "--bench", "geoqa", "--predictions", "p.jsonl", "--out", str(taken))
     assert result.returncode != 0 and "is an existing file" in result.stderr and "Traceback" not in result.stderr
     assert taken.read_text() == "someone's file"
+
+
+def test_scored_samples_read_back_and_write_the_same_lines(assets, tmp_path):
+    """samples.jsonl lines -> ScoredSample -> the same lines, for this version's runs and for an older file."""
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": "0", "response": "Answer: D"}) + "\n" + json.dumps({"id": "1", "response": ""}))
+    out = tmp_path / "o"
+    run_evaluation(
+        EvalConfig(
+            bench="geoqa", data=str(assets / "geoqa/test_questions.jsonl"), predictions=str(preds), out=str(out)
+        )
+    )
+    lines = (out / "samples.jsonl").read_text(encoding="utf-8").splitlines()
+    older = {"id": "9", "extracted": "B", "letter": "B", "correct": True, "status": "correct", "method": "boxed"}
+    older.update(reason="choice B", gold={"letter": "B", "value": "3"}, finish_reason=None, n_correct=2, n_responses=4)
+    for line in [*lines, json.dumps(older, ensure_ascii=False)]:
+        assert json.dumps(ScoredSample.from_dict(json.loads(line)).to_dict(), ensure_ascii=False) == line
+    samples = load_samples(out)
+    assert [(s.id, s.status, s.response_chars, s.model_run) for s in samples] == [
+        ("0", "correct", 9, False),
+        ("1", "no_answer", 0, False),
+        ("2", "missing", None, False),
+        ("88", "missing", None, False),
+    ]

@@ -6,8 +6,10 @@ import shutil
 from collections import Counter
 
 import pytest
+from conftest import run_script
 
-from redstar_geo.benchmarks import BENCHMARKS, get_benchmark
+from redstar_geo.benchmark_check import check_benchmark_data
+from redstar_geo.benchmarks import BENCHMARKS, get_benchmark, load_benchmark
 from redstar_geo.benchmarks.common import SAVED_DATASET, find_data, is_hub_id
 from redstar_geo.benchmarks.geometry3k import load_geometry3k
 from redstar_geo.benchmarks.geoqa import load_geoqa, split_question_text
@@ -338,3 +340,32 @@ def test_bundled_directories_load_like_the_default_files(name, directory, shared
     problems = bench.load(str(shared_data / directory), None, issues)
     assert not issues
     assert [p.to_dict() for p in problems] == [p.to_dict() for p in bench.load_default()]
+
+
+def test_load_benchmark_in_one_call(assets, tmp_path, monkeypatch):
+    monkeypatch.setenv("REDSTAR_GEO_DATA", str(assets))
+    assert [p.id for p in load_benchmark("geoqa")] == ["0", "1", "2", "88"]  # the bundled copy
+    issues = IssueLog()
+    bad = tmp_path / "test_questions.jsonl"
+    bad.write_text(
+        json.dumps({"question_id": 0, "image": "0.png", "text": "Question: x? Choices: A:1 B:2"}) + "\nnot json\n"
+    )
+    (tmp_path / "test_answers.jsonl").write_text("")  # no gold letters: no problem can be used
+    with pytest.raises(DataError, match=r"test_questions.jsonl: no geoqa problems could be loaded; issues:\n") as info:
+        load_benchmark("geoqa", data=str(bad), issues=issues)
+    assert len(issues) == 2 and str(issues[1]) in str(info.value)
+    problems = load_benchmark("mathvista_geo", data=str(assets / "mathvista/testmini.json"), limit=2)
+    assert len(problems) == 2
+
+
+def test_check_benchmark_script_reports_and_fails_cleanly(assets, tmp_path, monkeypatch):
+    monkeypatch.setenv("REDSTAR_GEO_DATA", str(assets))
+    report = check_benchmark_data("geoqa", image_root=str(tmp_path))
+    assert report.startswith("geoqa: 4 problems from") and "unreadable images: 4" in report
+    ok = run_script("data_prep/check_benchmark.py", "--bench", "mathverse", "--check_images", "false")
+    assert ok.returncode == 0 and "mathverse:" in ok.stdout and "by problem_version" in ok.stdout
+    usage = run_script("data_prep/check_benchmark.py", "--bench", "nope")
+    assert usage.returncode == 2 and "unknown --bench 'nope'" in usage.stderr and "Traceback" not in usage.stderr
+    missing = run_script("data_prep/check_benchmark.py", "--bench", "geoqa", "--data", str(tmp_path / "none.jsonl"))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip() == f"error: {tmp_path / 'none.jsonl'}: file not found"

@@ -13,14 +13,13 @@ from PIL import Image
 from redstar_geo.evaluation import EvalConfig, run_evaluation
 from redstar_geo.reports import (
     breakdown_tables,
-    load_problems,
-    load_responses,
     markdown_table,
     plot_accuracy,
     plot_response_lengths,
     run_stats,
     write_reports,
 )
+from redstar_geo.run_dir import load_problems, load_responses
 
 pytest.importorskip("matplotlib")
 HOSTILE = 'I am not sure: <script>alert(1)</script> & "AB" < CD'
@@ -174,3 +173,16 @@ def test_report_cli(run_dir, tmp_path):
     assert (run_dir / "report.html").exists()
     bad = run_script("eval/report.py", str(tmp_path), "--out", str(out))
     assert bad.returncode != 0 and "no summary.json" in bad.stderr
+
+
+def test_report_cli_refuses_a_bench_all_directory_cleanly(run_dir, tmp_path):
+    combined = tmp_path / "all"
+    shutil.copytree(run_dir, combined / "geoqa")
+    (combined / "summary.json").write_text(json.dumps([_summary(run_dir)]))
+    result = run_script("eval/report.py", str(combined), "--out", str(tmp_path / "cmp"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        == f"error: {combined}: a --bench all run; give its directories of one benchmark each: {combined / 'geoqa'}"
+    )
+    assert run_script("eval/report.py", str(combined / "geoqa"), "--out", str(tmp_path / "cmp")).returncode == 0

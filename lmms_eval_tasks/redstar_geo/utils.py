@@ -6,8 +6,8 @@ Usage (lmms-eval installed beside redstar-geo; see the README for the safe insta
         --tasks redstar_geoqa,redstar_mathvista_geo,redstar_geometry3k --include_path lmms_eval_tasks
 
 Each task's dataset is a one-row manifest (``manifests/<bench>.jsonl``: bench, protocol, data, image_root, split);
-:func:`process_docs` swaps it for the problems ``redstar_geo.benchmarks.get_benchmark(bench).load`` reads, one doc
-per problem holding the serialised :class:`~redstar_geo.schema.Problem`. ``data: null`` means the bundled copy
+:func:`process_docs` swaps it for the problems ``redstar_geo.benchmarks.load_benchmark`` reads, one doc per problem
+holding the serialised :class:`~redstar_geo.schema.Problem`. ``data: null`` means the bundled copy
 (``$REDSTAR_GEO_DATA``, else ``../shared/data`` beside the checkout); to evaluate another copy, write a yaml that
 includes ``_redstar_geo_template_yaml`` and points ``dataset_kwargs.data_files.test`` at your own manifest.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 
-from redstar_geo.benchmarks import get_benchmark
+from redstar_geo.benchmarks import get_benchmark, load_benchmark
 from redstar_geo.images import ImageLoadError
 from redstar_geo.jsonl import DataError, IssueLog
 from redstar_geo.judge import judge
@@ -37,15 +37,15 @@ def problem_docs(manifest_rows) -> list[dict]:
         protocol = row.get("protocol") or bench.protocols[0]
         if protocol not in bench.protocols:
             raise DataError(f"protocol {protocol!r} is not available for {bench.name}: {bench.protocols}")
-        data = row.get("data") or bench.default_path
+        data = bench.data_path(row.get("data"))
         issues = IssueLog()
-        problems = bench.load(data, row.get("image_root"), issues, split=row.get("split"))
+        problems = load_benchmark(
+            bench.name, data=data, image_root=row.get("image_root"), split=row.get("split"), issues=issues
+        )
         if issues:
             logger.warning("%s: %d bad records skipped, first: %s", data, len(issues), issues[0])
-        if not problems:
-            raise DataError(f"{data}: no {bench.name} problems could be loaded")
         for p in problems:
-            gold = p.answer_letter if protocol == "choice" and p.answer_letter else p.gold_value
+            gold = p.gold_answer(protocol)
             docs.append(
                 {
                     "id": p.id,

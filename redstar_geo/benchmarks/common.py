@@ -53,6 +53,10 @@ class Benchmark:
             return self.default_data
         return str(data_dir() / self.default_data)
 
+    def data_path(self, data: str | None = None) -> str:
+        """What a load reads: ``data`` when given, else the bundled copy (:attr:`default_path`)."""
+        return data or self.default_path
+
     def load_default(self, issues: IssueLog | None = None) -> list[Problem]:
         return self.load(self.default_path, None, IssueLog() if issues is None else issues)
 

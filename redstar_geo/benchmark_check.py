@@ -1,21 +1,34 @@
-"""A plain-text report on a benchmark's records: counts, breakdowns, bad records and unreadable images."""
+"""Checking a benchmark's data: what is in it (counts, breakdowns) and what is wrong with it (bad records,
+unreadable images), as a plain-text report.
+
+Usage (``python data_prep/check_benchmark.py`` is the command-line front end)::
+
+    from redstar_geo.benchmark_check import check_benchmark_data
+
+    print(check_benchmark_data("mathverse"))                                   # the bundled copy
+    print(check_benchmark_data("geoqa", data="/data/GeoQA/test_questions.jsonl", image_root="/data/GeoQA"))
+
+Raises :class:`~redstar_geo.jsonl.DataError` when the data cannot be read or holds no usable problem.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from redstar_geo.benchmarks import get_benchmark
+from redstar_geo.benchmarks import get_benchmark, load_benchmark
 from redstar_geo.images import check_images
 from redstar_geo.jsonl import IssueLog
 
 
-def benchmark_report(
+def check_benchmark_data(
     name: str, data: str | None = None, image_root: str | None = None, split: str | None = None, images: bool = True
 ) -> str:
+    """The report on benchmark ``name``'s problems from ``data`` (default: the bundled copy); ``images=False``
+    skips opening every image."""
     bench = get_benchmark(name)
-    data = data or bench.default_path
+    data = bench.data_path(data)
     issues = IssueLog()
-    problems = bench.load(data, image_root, issues, split=split)
+    problems = load_benchmark(name, data=data, image_root=image_root, split=split, issues=issues)
     lines = [f"{name}: {len(problems)} problems from {data}"]
     for label, counter in [
         ("answer types", Counter(p.answer_type for p in problems)),
