@@ -8,9 +8,11 @@ Usage:
 
 The model is Qwen2-VL-7B-Instruct's architecture (random weights, bf16, SDPA). Every prompt is the chat template
 around one 448×448 image (256 image tokens) and a geometry question; every response is forced to exactly
-``--new_tokens`` (512) tokens: ``min_new_tokens = max_new_tokens`` and no EOS token, greedy. The tokenizer is the
-tiny byte-level BPE of ``redstar_geo.models`` with Qwen2-VL's special tokens (ids out of its range decode to nothing),
-so the processor, chat template, image tokens and M-RoPE are the real ones and nothing is downloaded.
+``--new_tokens`` (512) tokens: ``min_new_tokens = max_new_tokens`` and no EOS token, greedy. The question is a GeoQA
+problem in the prompt the ``geoqa`` benchmark unit writes (``get_benchmark("geoqa").prompt``), so it is what
+evaluation sends. The processor is the tiny model's (``redstar_geo.tiny_model.build_tiny_processor``: a byte-level BPE
+with Qwen2-VL's special tokens; ids out of its range decode to nothing), so the chat template, image tokens and M-RoPE
+are the real ones and nothing is downloaded; the 7B-shaped config comes from the same builder as the tiny model.
 
 Methods (each at each batch size, in this order, in one process):
 
@@ -25,8 +27,8 @@ autotuning happen there; its time is reported as ``warm-up s``). Generated token
 seconds of the timed call, preprocessing and decoding included for the backend. Rows print as they finish, and
 ``--out`` is rewritten after each, so a run cut short still leaves its table.
 
-Imports only torch, transformers and redstar_geo (models, generation); the Qwen2-VL image processor needs
-torchvision (or, failing that, Pillow).
+Imports only torch, transformers and redstar_geo (tiny_model, models, generation, benchmarks), no trl or datasets;
+the Qwen2-VL image processor needs torchvision (or, failing that, Pillow).
 """
 
 from __future__ import annotations
@@ -41,42 +43,29 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sft_gpu import QWEN2_VL_7B, build_model, qwen2_vl_config  # noqa: E402
+from bench_sft_gpu import QWEN2_VL_7B, build_model  # noqa: E402
 
-from redstar_geo.generation import GenerationConfig, Request, TransformersBackend, chat_messages  # noqa: E402
-from redstar_geo.models import QWEN2_VL_CHAT_TEMPLATE, build_tiny_model, build_tiny_tokenizer  # noqa: E402
+from redstar_geo.benchmarks import get_benchmark  # noqa: E402
+from redstar_geo.generation import GenerationConfig, Request, TransformersBackend, request_messages  # noqa: E402
+from redstar_geo.schema import Problem  # noqa: E402
+from redstar_geo.tiny_model import CONFIG_TOKENS, build_tiny_model, build_tiny_processor, qwen2_vl_config  # noqa: E402
 
 METHODS = ("generate", "backend", "backend_static", "backend_static_compile")
-QUESTION = (
-    "As shown in the figure, AB is the diameter of circle O, and point C is on the circle. If angle ABC = "
-    "40°, then the measure of angle BAC is ( ) Choices: A. 30° B. 40° C. 50° D. 60° First think step by "
-    "step, then give the letter of the correct choice as your final answer in \\boxed{}."
+# GeoQA's first test problem; the prompt around it is the benchmark unit's, as evaluation builds it.
+PROBLEM = Problem(
+    id="geoqa-bench",
+    source="geoqa",
+    question="As shown in the figure, AB is the diameter of circle O, and point C is on the circle. If angle ABC = "
+    "40°, then the measure of angle BAC is ( )",
+    choices=["30°", "40°", "50°", "60°"],
+    answer_letter="C",
+    answer_type="choice",
 )
 
 
-def build_processor(max_pixels: int):
-    """Qwen2-VL's processor with the tiny tokenizer, the real chat template and a ``max_pixels`` image budget."""
-    from transformers import Qwen2VLProcessor
-
-    tokenizer = build_tiny_tokenizer()
-    kwargs = {"min_pixels": 28 * 28 * 4, "max_pixels": max_pixels}
-    video = None
-    if importlib.util.find_spec("torchvision") is not None:
-        from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
-        from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
-
-        image_processor = Qwen2VLImageProcessor(**kwargs)
-        video = Qwen2VLVideoProcessor(**kwargs)
-    else:  # the Pillow backend of the same processor
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-        image_processor = Qwen2VLImageProcessorPil(**kwargs)
-    return Qwen2VLProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        video_processor=video,
-        chat_template=QWEN2_VL_CHAT_TEMPLATE,
-    )
+def question() -> str:
+    """The benchmark prompt of :data:`PROBLEM` under the ``choice`` protocol."""
+    return get_benchmark("geoqa").prompt(PROBLEM, "choice")
 
 
 def make_image(px: int, seed: int):
@@ -99,7 +88,7 @@ def run_generate(model, processor, requests, new_tokens: int, device: str) -> in
     """Plain ``model.generate`` on the whole batch (left-padded, as the backend pads); returns generated tokens."""
     processor.tokenizer.padding_side = "left"
     inputs = processor.apply_chat_template(
-        [chat_messages(r) for r in requests],
+        [request_messages(r) for r in requests],
         add_generation_prompt=True,
         tokenize=True,
         return_dict=True,
@@ -155,8 +144,6 @@ def main() -> None:
         parser.error("no CUDA device: run with --tiny for the CPU smoke run")
     dtype = torch.float32 if tiny else torch.bfloat16
 
-    processor = build_processor(max_pixels=px * px)
-    tok = processor.tokenizer
     t0 = time.perf_counter()
     if tiny:
         import tempfile
@@ -165,20 +152,11 @@ def main() -> None:
 
         path = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", max_image_pixels=px * px)
         model, processor = load_model_and_processor(str(path), torch_dtype="float32", attn_implementation="sdpa")
-        tok = processor.tokenizer
     else:
-        ids = {
-            name: tok.convert_tokens_to_ids(t)
-            for name, t in [
-                ("image", "<|image_pad|>"),
-                ("video", "<|video_pad|>"),
-                ("vision_start", "<|vision_start|>"),
-                ("vision_end", "<|vision_end|>"),
-                ("eos", "<|im_end|>"),
-                ("pad", "<|endoftext|>"),
-            ]
-        }
-        model = build_model(qwen2_vl_config(QWEN2_VL_7B, ids), device, dtype)
+        processor = build_tiny_processor(max_image_pixels=px * px)
+        ids = {token: processor.tokenizer.convert_tokens_to_ids(token) for token in CONFIG_TOKENS}
+        model = build_model(qwen2_vl_config(**QWEN2_VL_7B, token_ids=ids), device, dtype)
+    tok = processor.tokenizer
     model.eval()
     # No EOS: every response runs to the forced length, so every method does the same work.
     model.generation_config.eos_token_id = None
@@ -191,9 +169,10 @@ def main() -> None:
         flush=True,
     )
 
-    requests_all = [Request(f"p{i}", f"[{i}] {QUESTION}", make_image(px, i)) for i in range(max(batch_sizes))]
+    prompt = question()
+    requests_all = [Request(f"p{i}", f"[{i}] {prompt}", make_image(px, i)) for i in range(max(batch_sizes))]
     prompt_len = processor.apply_chat_template(
-        [chat_messages(requests_all[0])],
+        [request_messages(requests_all[0])],
         add_generation_prompt=True,
         tokenize=True,
         return_dict=True,

@@ -24,7 +24,8 @@ A step is forward + backward (``--optimizer none``, the default: full AdamW stat
 the vision tower; recomputation by checkpointing not counted) / time / peak bf16 matmul FLOP/s measured here with
 8192×8192 matmuls, and ``torch.cuda.max_memory_allocated``.
 
-Imports only torch, transformers and redstar_geo.packing / redstar_geo.models.
+Imports only torch, transformers and redstar_geo.packing / redstar_geo.tiny_model (no trl, no datasets): the model
+config comes from ``redstar_geo.tiny_model.qwen2_vl_config``, the builder of the tiny test model.
 """
 
 from __future__ import annotations
@@ -39,82 +40,43 @@ from pathlib import Path
 import torch
 
 from redstar_geo.packing import IGNORE_INDEX, enable_varlen_attention, pack_greedy, pack_samples, pad_samples
+from redstar_geo.tiny_model import qwen2_vl_config
 
-# Qwen2-VL-7B-Instruct's config.json, the sizes that matter for cost. Special token ids are Qwen2's.
+# Qwen2-VL-7B-Instruct's config.json, the sizes that matter for cost (redstar_geo.tiny_model.qwen2_vl_config's
+# arguments), and Qwen2's special token ids.
 QWEN2_VL_7B = {
-    "text": {
-        "vocab_size": 152064,
-        "hidden_size": 3584,
-        "intermediate_size": 18944,
-        "num_hidden_layers": 28,
-        "num_attention_heads": 28,
-        "num_key_value_heads": 4,
-        "max_position_embeddings": 32768,
-        "rms_norm_eps": 1e-6,
-        "mrope_section": [16, 24, 24],
-    },
-    "vision": {"depth": 32, "embed_dim": 1280, "num_heads": 16, "mlp_ratio": 4},
-    "ids": {
-        "image": 151655,
-        "video": 151656,
-        "vision_start": 151652,
-        "vision_end": 151653,
-        "eos": 151645,
-        "pad": 151643,
-    },
+    "vocab_size": 152064,
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_layers": 28,
+    "num_heads": 28,
+    "num_kv_heads": 4,
+    "max_position_embeddings": 32768,
+    "rms_norm_eps": 1e-6,
+    "vision_depth": 32,
+    "vision_embed_dim": 1280,
+    "vision_num_heads": 16,
+    "vision_mlp_ratio": 4,
 }
-TINY = {
-    "text": {
-        "vocab_size": 1024,
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 4096,
-        "rms_norm_eps": 1e-6,
-        "mrope_section": [2, 3, 3],
-    },
-    "vision": {"depth": 2, "embed_dim": 32, "num_heads": 2, "mlp_ratio": 2},
-    "ids": {"image": 1000, "video": 1001, "vision_start": 1002, "vision_end": 1003, "eos": 1004, "pad": 1005},
+QWEN2_VL_TOKEN_IDS = {
+    "<|endoftext|>": 151643,
+    "<|im_end|>": 151645,
+    "<|vision_start|>": 151652,
+    "<|vision_end|>": 151653,
+    "<|image_pad|>": 151655,
+    "<|video_pad|>": 151656,
 }
-
-
-def qwen2_vl_config(shape: dict, ids: dict | None = None):
-    """A ``Qwen2VLConfig`` with ``shape``'s sizes; ``ids`` overrides the special token ids (a real tokenizer's)."""
-    from transformers import Qwen2VLConfig
-
-    text, vision = shape["text"], shape["vision"]
-    ids = {**shape["ids"], **(ids or {})}
-    return Qwen2VLConfig(
-        text_config={
-            **{k: v for k, v in text.items() if k != "mrope_section"},
-            "rope_parameters": {
-                "rope_type": "default",
-                "rope_theta": 1_000_000.0,
-                "mrope_section": text["mrope_section"],
-            },
-            "bos_token_id": ids["pad"],
-            "eos_token_id": ids["eos"],
-            "pad_token_id": ids["pad"],
-        },
-        vision_config={
-            **vision,
-            "hidden_size": text["hidden_size"],
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "in_channels": 3,
-        },
-        image_token_id=ids["image"],
-        video_token_id=ids["video"],
-        vision_start_token_id=ids["vision_start"],
-        vision_end_token_id=ids["vision_end"],
-        bos_token_id=ids["pad"],
-        eos_token_id=ids["eos"],
-        pad_token_id=ids["pad"],
-        tie_word_embeddings=False,
-    )
+# --tiny: the tiny test model's shape (qwen2_vl_config's defaults) with the special tokens at the top of a small
+# vocabulary; no tokenizer is involved, the samples are random ids.
+TINY = {"vocab_size": 1024}
+TINY_TOKEN_IDS = {
+    "<|image_pad|>": 1000,
+    "<|video_pad|>": 1001,
+    "<|vision_start|>": 1002,
+    "<|vision_end|>": 1003,
+    "<|im_end|>": 1004,
+    "<|endoftext|>": 1005,
+}
 
 
 def build_model(config, device: str, dtype: torch.dtype, attn: str = "sdpa"):
@@ -296,7 +258,10 @@ def main() -> None:
     dtype = torch.float32 if tiny else torch.bfloat16
     image_px = 112 if tiny else 448
 
-    config = qwen2_vl_config(TINY if tiny else QWEN2_VL_7B)
+    if tiny:
+        config = qwen2_vl_config(**TINY, token_ids=TINY_TOKEN_IDS)
+    else:
+        config = qwen2_vl_config(**QWEN2_VL_7B, token_ids=QWEN2_VL_TOKEN_IDS)
     t_build = time.perf_counter()
     model = build_model(config, device, dtype)
     model.config.use_cache = False
@@ -315,7 +280,7 @@ def main() -> None:
 
     # Enough samples that the first warmup + steps packed rows are full; the padded runs get exactly those samples.
     n_samples = (warmup + steps) * max(1, budget // min_len) + 8
-    samples = make_samples(config, n_samples, min_len, max_len, image_px, args.seed)
+    samples = make_samples(config, n=n_samples, min_len=min_len, max_len=max_len, image_px=image_px, seed=args.seed)
     rows = pack_greedy([s["input_ids"].shape[0] for s in samples], budget)[: warmup + steps]
     if len(rows) < warmup + steps:
         raise SystemExit("not enough samples for the requested steps")
@@ -349,7 +314,15 @@ def main() -> None:
         else:
             model.config.text_config._attn_implementation = "sdpa"
         try:
-            res = run_method(method, model, warm + timed, len(warm), optimizer, device, dtype)
+            res = run_method(
+                method,
+                model,
+                warm + timed,
+                n_warmup=len(warm),
+                optimizer=optimizer,
+                device=device,
+                dtype=dtype,
+            )
         except torch.OutOfMemoryError as exc:
             res = {"method": method, "error": f"OOM: {str(exc).splitlines()[0]}"}
             model.zero_grad(set_to_none=True)

@@ -105,14 +105,25 @@ class ConversionError(ValueError):
     """A checkpoint this converter cannot convert; the message names the file and what is wrong."""
 
 
+class ConversionArgumentError(ConversionError):
+    """A ``source`` or ``out`` that cannot be used at all (no checkpoint there, not an InternVL2 checkpoint, an
+    output directory already in use), as opposed to a checkpoint that is broken; the message names the path."""
+
+
 def convert_internvl2(source: str, out: str | Path, max_shard_gb: float = 5.0, revision: str | None = None) -> Path:
     """Convert the InternVL2 checkpoint ``source`` (local directory or hub id) into a native checkpoint at ``out``."""
     require("torch", extra="train", feature="checkpoint conversion")
     out = Path(out)
     if (out / "config.json").is_file():
-        raise ConversionError(f"{out}: already holds a checkpoint; choose another --out or delete it")
+        raise ConversionArgumentError(f"{out}: already holds a checkpoint; choose another --out or delete it")
+    if out.exists() and not out.is_dir():
+        raise ConversionArgumentError(f"{out}: exists and is not a directory; choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+        # The finished checkpoint replaces OUT as a whole; a directory with other files in it is not ours to delete.
+        raise ConversionArgumentError(f"{out}: a directory with files but no checkpoint; choose another --out")
     src = _local_checkpoint(source, revision)
     source_config = _read_json(src / "config.json")
+    _check_model_type(source_config, src / "config.json")  # before the tokenizer: name the wrong kind of checkpoint
     tokenizer = convert_tokenizer(src)
     config = native_config(source_config, tokenizer, where=src / "config.json")
 
@@ -131,7 +142,7 @@ def convert_internvl2(source: str, out: str | Path, max_shard_gb: float = 5.0, r
     config.save_pretrained(partial)
     get_generation_config(tokenizer).save_pretrained(partial)
     get_processor(tokenizer, source_config, config).save_pretrained(partial)
-    shutil.rmtree(out, ignore_errors=True)  # an empty or partial leftover; a finished checkpoint was refused above
+    shutil.rmtree(out, ignore_errors=True)  # an empty directory; anything else was refused above
     partial.rename(out)
     logger.info("wrote %s (%d tensors) from %s", out, len(written), src)
     return out
@@ -141,11 +152,7 @@ def native_config(source: dict, tokenizer, where: Path | str = "config.json"):
     """The ``InternVLConfig`` equivalent to an ``internvl_chat`` config.json (InternLM2 language model)."""
     from transformers import InternVLConfig, InternVLVisionConfig, LlamaConfig
 
-    if source.get("model_type") != "internvl_chat":
-        raise ConversionError(
-            f"{where}: model_type {source.get('model_type')!r} is not an InternVL2 'internvl_chat' "
-            "checkpoint; native InternVL (…-hf) checkpoints need no conversion"
-        )
+    _check_model_type(source, where)
     llm, vision = source.get("llm_config") or {}, source.get("vision_config") or {}
     architecture = (llm.get("architectures") or ["?"])[0]
     if architecture != "InternLM2ForCausalLM":
@@ -438,6 +445,14 @@ def _convert_weights(src: Path, out: Path, config, expected: dict, max_shard_byt
     return written
 
 
+def _check_model_type(source: dict, where: Path | str) -> None:
+    if source.get("model_type") != "internvl_chat":
+        raise ConversionArgumentError(
+            f"{where}: model_type {source.get('model_type')!r} is not an InternVL2 'internvl_chat' "
+            "checkpoint; native InternVL (…-hf) checkpoints need no conversion"
+        )
+
+
 def _expected_parameters(config) -> dict[str, tuple]:
     """Native parameter names and shapes, from a model built on the meta device (no memory used)."""
     import torch
@@ -455,15 +470,22 @@ def _local_checkpoint(source: str, revision: str | None) -> Path:
     path = Path(source)
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ConversionError(f"{path}: no config.json; not a model checkpoint directory")
+            raise ConversionArgumentError(f"{path}: no config.json; not a model checkpoint directory")
         return path
+    if path.exists():
+        raise ConversionArgumentError(f"{path}: a file, not a checkpoint directory or hub id")
+    if source.startswith(("/", ".", "~")) or source.count("/") > 1:  # a path, not a hub id (``owner/name``)
+        raise ConversionArgumentError(f"{source}: no such directory")
     try:
         from huggingface_hub import snapshot_download
 
         patterns = ["*.json", "*.safetensors", "tokenizer.model"]
         return Path(snapshot_download(source, revision=revision, allow_patterns=patterns))
-    except Exception as exc:  # offline, unknown id, no access: say which
-        raise ConversionError(f"{source}: not a local directory and could not be downloaded: {exc}") from None
+    except Exception as exc:  # offline, unknown id, no access: say which (the first line says it)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConversionArgumentError(
+            f"{source}: no such local directory, and it could not be downloaded from the hub: {reason}"
+        ) from None
 
 
 def _read_json(path: Path) -> dict:

@@ -1,30 +1,47 @@
-"""Trainer pieces shared by the project's trainers (SFT now, DPO later): resuming from a checkpoint that really loads.
+"""Training setup steps shared by the project's trainers (SFT now, DPO next), and resuming that really loads.
 
-Usage::
+Usage (what :func:`redstar_geo.sft.run_sft` does; a DPO script calls the same steps around TRL's ``DPOTrainer``)::
 
-    from trl import SFTTrainer   # or DPOTrainer, or transformers.Trainer
-    from redstar_geo.training import ResumeMixin
+    from trl import ModelConfig
+    from redstar_geo import training
 
-    class GeoSFTTrainer(ResumeMixin, SFTTrainer):
-        pass
+    # script_args: a VLMScriptArguments subclass; model_args: TRL's ModelConfig; training_args: TRL's SFTConfig...
+    resume = training.resolve_resume(training_args.resume_from_checkpoint, training_args.output_dir)
+    training.check_model_args(model_args)
+    training.setup_tiny_model(model_args, script_args, training_args)     # --build_tiny_model: CPU smoke runs
+    model, processor = training.setup_model(model_args, training_args)
+    training.setup_processor(processor, model_args, script_args)          # multimodal check + image-token budget
+    training.freeze_modules(model, script_args.freeze_vision_tower, script_args.freeze_projector)
+    peft_config = training.setup_peft(model_args)                         # LoRA on the LM by default, or None
+    trainer = MyTrainer(model=model, args=training_args, peft_config=peft_config, ...)   # ResumeMixin first
+    result = training.train_and_save(trainer, processor, resume, data_report)
+    training.write_model_card(out, stage="dpo", method="...", dataset=..., model_args=..., ...)
 
-    GeoSFTTrainer(model=model, args=args, ...).train(resume_from_checkpoint="runs/x/checkpoint-500")
+Every step raises :class:`TrainingSetupError` (a message naming the option to change) for a run that cannot start as
+configured.
 
-The mixin goes first so its ``_load_from_checkpoint`` / ``_load_best_model`` win. With full weights (no DeepSpeed,
-FSDP or PEFT) they load ``model.safetensors`` (or the shards of ``model.safetensors.index.json``) the way
-``from_pretrained`` would, and raise :class:`CheckpointLoadError` when any parameter of the model is not in the
-checkpoint, instead of training on from the base weights. :func:`load_checkpoint_weights` is the same load on its own.
-With PEFT, transformers' own adapter loading is kept and then checked tensor by tensor against
-``adapter_model.safetensors``.
+Resuming: ``class MyTrainer(ResumeMixin, SFTTrainer)`` (or ``DPOTrainer``, or ``transformers.Trainer``); the mixin goes
+first so its ``_load_from_checkpoint`` / ``_load_best_model`` win. With full weights (no DeepSpeed, FSDP or PEFT)
+they load ``model.safetensors`` (or the shards of ``model.safetensors.index.json``) the way ``from_pretrained`` would,
+and raise :class:`CheckpointLoadError` when any parameter of the model is not in the checkpoint, instead of training
+on from the base weights. :func:`load_checkpoint_weights` is the same load on its own. With PEFT, transformers' own
+adapter loading is kept and then checked tensor by tensor against ``adapter_model.safetensors``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
+
+from redstar_geo.import_utils import is_available
+from redstar_geo.models import CONVERT_HINT, ModelLoadError, load_model_and_processor
+from redstar_geo.tiny_model import build_tiny_model
 
 logger = logging.getLogger(__name__)
 
@@ -189,3 +206,312 @@ class ResumeMixin:
             load_checkpoint_weights(self.model, best)
             return
         super()._load_best_model()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Setup steps
+
+
+# Parameter-name fragments of the vision encoder and of the vision->language projector, per architecture:
+# Qwen2-VL/Qwen2.5-VL (visual.* / visual.merger), InternVL3-hf (vision_tower / multi_modal_projector),
+# unconverted InternVL2 remote code (vision_model / mlp1).
+VISION_TOWER_KEYS = ("visual.", "vision_tower.", "vision_model.")
+PROJECTOR_KEYS = ("visual.merger.", "multi_modal_projector.", "mlp1.")
+# LoRA's modules when --lora_target_modules is not given: the language model's projections (a regex; PEFT matches
+# the whole module name), so neither the vision tower nor the projector gets adapters.
+LORA_TARGETS = r".*(language_model|model\.layers).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+class TrainingSetupError(ValueError):
+    """A training run that cannot start as configured; the message says what to change."""
+
+
+@dataclass
+class VLMScriptArguments:
+    """Options every trainer here shares besides TRL's ``ModelConfig`` and its trainer config: the tiny-model build,
+    freezing and the image-token budget. A trainer's script arguments subclass it and add their data options."""
+
+    build_tiny_model: bool = field(
+        default=False,
+        metadata={
+            "help": "build a tiny random Qwen2-VL at model_name_or_path first when it does not exist "
+            "(CPU smoke runs; see redstar_geo.tiny_model.build_tiny_model)"
+        },
+    )
+    image_max_pixels: int | None = field(
+        default=None, metadata={"help": "cap on resized image pixels (Qwen2-VL processors); bounds image tokens"}
+    )
+    image_max_tiles: int | None = field(
+        default=None,
+        metadata={
+            "help": "InternVL: at most this many 448-px tiles per image (plus a thumbnail), "
+            "256 image tokens each; bounds image tokens"
+        },
+    )
+    freeze_vision_tower: bool = field(default=False, metadata={"help": "do not train the vision encoder"})
+    freeze_projector: bool = field(default=False, metadata={"help": "do not train the vision-language projector"})
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train_and_save` returns: the run's losses, size and timing, and the data report it trained on."""
+
+    output_dir: str
+    train_loss: float
+    first_loss: float | None
+    last_loss: float | None
+    steps: int
+    seconds: float
+    data: Any  # the data loader's report: .kept, .total, .dropped, .format() (redstar_geo.sft_data.SFTReport)
+    trainable_parameters: int = 0
+    frozen_parameters: int = 0
+
+
+def resolve_resume(resume: str | None, output_dir: str) -> str | None:
+    """``--resume_from_checkpoint`` as a checkpoint directory (``auto``: the last ``checkpoint-N`` in ``output_dir``),
+    or ``None``; raises :class:`TrainingSetupError` when there is none to resume from."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if resume in ("auto", "true", "True", "last"):
+        if not Path(output_dir).is_dir():  # get_last_checkpoint would die on os.listdir with a traceback
+            raise TrainingSetupError(
+                f"--resume_from_checkpoint {resume}: the output directory {output_dir} does not exist, so there is "
+                "no checkpoint to resume from"
+            )
+        last = get_last_checkpoint(output_dir)
+        if last is None:
+            raise TrainingSetupError(f"--resume_from_checkpoint {resume}: no checkpoint-* directory in {output_dir}")
+        return last
+    if resume is not None and not Path(resume).is_dir():
+        raise TrainingSetupError(f"--resume_from_checkpoint {resume}: no such checkpoint directory")
+    return resume
+
+
+def check_model_args(model_args) -> None:
+    """Refuse the ``ModelConfig`` options this loader cannot honour, before anything is built or loaded.
+
+    TRL's ``ModelConfig`` checks ``dtype`` only on the command line (argparse choices), not from a recipe, and has
+    no ``lora_r`` check; quantized loading (``load_in_4bit``/``load_in_8bit``) is not implemented here.
+    """
+    if not model_args.model_name_or_path:
+        raise TrainingSetupError("--model_name_or_path is required (a checkpoint directory or hub id)")
+    if model_args.dtype is not None and model_args.dtype not in DTYPES:
+        raise TrainingSetupError(f"--dtype {model_args.dtype!r}: use {', '.join(DTYPES)}")
+    if model_args.load_in_4bit or model_args.load_in_8bit:
+        raise TrainingSetupError(
+            "--load_in_4bit / --load_in_8bit: quantized loading is not supported here; train LoRA on bf16 weights "
+            "(--use_peft true --dtype bfloat16)"
+        )
+    if model_args.use_peft and model_args.lora_r <= 0:
+        raise TrainingSetupError(f"--lora_r must be positive, got {model_args.lora_r}")
+
+
+def setup_tiny_model(model_args, script_args: VLMScriptArguments, training_args) -> None:
+    """With ``--build_tiny_model true``: build the tiny random Qwen2-VL at ``model_name_or_path`` if none is there."""
+    if not script_args.build_tiny_model:
+        return
+    path = Path(model_args.model_name_or_path)
+    # Under torchrun/accelerate only global rank 0 can build it (save_pretrained writes weights on rank 0 alone, and
+    # concurrent builders would race); the other ranks wait, then load it.
+    with training_args.main_process_first(local=False, desc="building the tiny model"):
+        if not (path / "config.json").is_file():
+            build_tiny_model(path)
+
+
+def setup_model(model_args, training_args):
+    """``(model, processor)`` as ``model_args`` asks (dtype, attention, revision); ``trust_remote_code`` is the
+    trainer config's (off unless given). A model that cannot load raises :class:`TrainingSetupError`."""
+    try:
+        return load_model_and_processor(
+            model_args.model_name_or_path,
+            trust_remote_code=training_args.trust_remote_code,
+            torch_dtype=model_args.dtype,
+            attn_implementation=model_args.attn_implementation,
+            revision=model_args.model_revision,
+        )
+    except ModelLoadError as exc:
+        raise TrainingSetupError(str(exc)) from None
+
+
+def setup_processor(processor, model_args, script_args: VLMScriptArguments) -> None:
+    """Check ``processor`` is a multimodal processor and apply the image-token budget of ``script_args``."""
+    if not hasattr(processor, "image_processor"):
+        # InternVL2's remote code has a tokenizer and its own tiling code but no HF processor, which TRL's vision
+        # collators need to expand image tokens; the converted checkpoint has one.
+        raise TrainingSetupError(
+            f"{model_args.model_name_or_path}: has no multimodal processor (remote-code InternVL2); "
+            f"convert it to transformers' native InternVL first: {CONVERT_HINT}"
+        )
+    set_image_budget(processor, script_args.image_max_pixels, script_args.image_max_tiles)
+
+
+def set_image_budget(processor, max_pixels: int | None, max_tiles: int | None) -> None:
+    """Bound the image tokens per sample: a pixel cap for Qwen2-VL-style processors, a tile cap for InternVL's."""
+    image_processor = processor.image_processor
+    if max_pixels is not None:
+        if not hasattr(image_processor, "max_pixels"):
+            raise TrainingSetupError(
+                f"image_max_pixels applies to Qwen2-VL-style processors, not "
+                f"{type(image_processor).__name__}; for InternVL use image_max_tiles"
+            )
+        image_processor.max_pixels = max_pixels
+        image_processor.size["longest_edge"] = max_pixels
+    if max_tiles is not None:
+        if not hasattr(image_processor, "max_patches"):
+            raise TrainingSetupError(
+                f"image_max_tiles applies to InternVL's tiling processor, not "
+                f"{type(image_processor).__name__}; for Qwen2-VL use image_max_pixels"
+            )
+        image_processor.max_patches = max_tiles
+
+
+def freeze_modules(model, vision_tower: bool, projector: bool) -> None:
+    """Turn off gradients of the vision tower and/or the projector (matched by parameter name)."""
+    for name, param in model.named_parameters():
+        is_projector = any(key in name for key in PROJECTOR_KEYS)
+        is_vision = not is_projector and any(key in name for key in VISION_TOWER_KEYS)
+        if (vision_tower and is_vision) or (projector and is_projector):
+            param.requires_grad_(False)
+
+
+def setup_peft(model_args):
+    """The ``peft.LoraConfig`` of ``--use_peft true`` (TRL's ``get_peft_config``), or ``None``.
+
+    Without ``--lora_target_modules`` the adapters go on the language model's projections (:data:`LORA_TARGETS`);
+    ``model_args.lora_target_modules`` is set to that regex, so the model card shows what was trained.
+    """
+    if not model_args.use_peft:
+        return None
+    if not is_available("peft"):
+        raise TrainingSetupError("--use_peft true needs the `peft` package: pip install 'redstar-geo[train]'")
+    from trl import get_peft_config
+
+    if model_args.lora_target_modules is None:
+        model_args.lora_target_modules = LORA_TARGETS
+    return get_peft_config(model_args)
+
+
+def resolve_report_to(report_to) -> list[str]:
+    """``auto`` -> the installed ones of tensorboard and wandb (none when neither is)."""
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    if names in (["auto"], ["all"]):
+        return [name for name in ("tensorboard", "wandb") if is_available(name)]
+    return [name for name in names if name != "none"]
+
+
+def train_and_save(trainer, processor, resume: str | None, data) -> TrainingResult:
+    """Train (from ``resume`` when given), then save model, ``trainer_state.json`` and processor to the output dir.
+
+    ``data`` is the data report the result carries. Raises :class:`CheckpointLoadError` when ``resume`` cannot fill
+    the model.
+    """
+    output_dir = trainer.args.output_dir
+    # Counted on the trainer's model: with LoRA only the adapters are trainable.
+    params = list(trainer.model.parameters())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    frozen = sum(p.numel() for p in params if not p.requires_grad)
+    logger.info("parameters: %d trainable, %d frozen", trainable, frozen)
+    start = time.perf_counter()
+    try:
+        output = trainer.train(resume_from_checkpoint=resume)
+    except CheckpointLoadError as exc:
+        raise CheckpointLoadError(f"cannot resume: {exc}") from None
+    seconds = time.perf_counter() - start
+    trainer.save_model(output_dir)
+    trainer.save_state()  # trainer_state.json (loss curve) next to the final weights
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(output_dir)
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return TrainingResult(
+        output_dir=output_dir,
+        train_loss=output.training_loss,
+        first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        steps=trainer.state.global_step,
+        seconds=seconds,
+        data=data,
+        trainable_parameters=trainable,
+        frozen_parameters=frozen,
+    )
+
+
+# The trainer config's values a model card lists; a key the trainer's config lacks is left out.
+CARD_HYPERPARAMETERS = (
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_length",
+    "padding_free",
+    "bf16",
+    "gradient_checkpointing",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "seed",
+)
+
+
+def write_model_card(
+    out: Path,
+    *,
+    stage: str,
+    method: str,
+    dataset: str,
+    model_args,
+    script_args,
+    training_args,
+    result: TrainingResult,
+    extra_hyperparameters: tuple[str, ...] = (),
+) -> Path:
+    """``OUT/README.md``: base model, data and what was dropped, key hyperparameters, the loss curve's ends.
+
+    ``stage``: ``"sft"``, ``"dpo"``... (title and tag); ``method``: how it was trained, in markdown
+    (``"`train/sft_geo.py` (TRL `SFTTrainer`)"``); ``extra_hyperparameters``: trainer-config keys to list besides
+    :data:`CARD_HYPERPARAMETERS` (DPO's ``beta``).
+    """
+    keys = CARD_HYPERPARAMETERS + tuple(extra_hyperparameters)
+    hyper = {k: getattr(training_args, k) for k in keys if hasattr(training_args, k)}
+    if "lr_scheduler_type" in hyper:
+        hyper["lr_scheduler_type"] = str(hyper["lr_scheduler_type"])
+    first = "n/a" if result.first_loss is None else f"{result.first_loss:.4f}"
+    last = "n/a" if result.last_loss is None else f"{result.last_loss:.4f}"
+    base = model_args.model_name_or_path
+    card = f"""---
+base_model: {base}
+library_name: {"peft" if model_args.use_peft else "transformers"}
+tags: [redstar-geo, {stage}, geometry, long-cot, trl]
+---
+
+# RedStar-Geo {stage.upper()} checkpoint
+
+Fine-tuned from `{base}` with {method} on `{dataset}`.
+
+- Data: {result.data.kept} of {result.data.total} samples used; dropped: {dict(result.data.dropped) or "none"}
+- Training: {result.steps} steps in {result.seconds:.0f} s; logged loss {first} -> {last}
+- Trainable parameters: {result.trainable_parameters:,} (frozen: {result.frozen_parameters:,}); vision tower frozen:
+  {script_args.freeze_vision_tower}; projector frozen: {script_args.freeze_projector}; LoRA: {model_args.use_peft}
+
+## Hyperparameters
+
+```json
+{json.dumps(hyper, indent=2)}
+```
+
+## Model arguments
+
+```json
+{json.dumps(asdict(model_args), indent=2)}
+```
+
+## Script arguments
+
+```json
+{json.dumps(asdict(script_args), indent=2)}
+```
+"""
+    path = Path(out) / "README.md"
+    path.write_text(card, encoding="utf-8")
+    return path

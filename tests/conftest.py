@@ -29,8 +29,8 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
-    """The tiny random Qwen2-VL (redstar_geo.models.build_tiny_model), built once per test run; tests only read it."""
-    from redstar_geo.models import build_tiny_model
+    """The tiny random Qwen2-VL (redstar_geo.tiny_model.build_tiny_model), built once per run; tests only read it."""
+    from redstar_geo.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2vl")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from redstar_geo.models import geometry_corpus
+from redstar_geo.tiny_model import geometry_corpus
 
 SP_VOCAB = 400
 # InternVL2-8B's added tokens (ids 92544.. there), after the SentencePiece vocabulary here.

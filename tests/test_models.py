@@ -10,11 +10,8 @@ pytest.importorskip("tokenizers")
 from PIL import Image  # noqa: E402
 from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E402
 
-from redstar_geo.models import (  # noqa: E402
-    QWEN2_VL_SPECIAL_TOKENS,
-    ModelLoadError,
-    load_model_and_processor,
-)
+from redstar_geo.models import ModelLoadError, load_model_and_processor  # noqa: E402
+from redstar_geo.tiny_model import QWEN2_VL_SPECIAL_TOKENS  # noqa: E402
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ pytest.importorskip("tokenizers")
 
 from transformers import AutoModelForImageTextToText  # noqa: E402
 
-from redstar_geo.models import build_tiny_model  # noqa: E402
 from redstar_geo.packing import (  # noqa: E402
     IGNORE_INDEX,
     enable_varlen_attention,
@@ -17,6 +16,7 @@ from redstar_geo.packing import (  # noqa: E402
     pad_samples,
     segment_bounds,
 )
+from redstar_geo.tiny_model import build_tiny_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

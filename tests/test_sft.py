@@ -13,6 +13,7 @@ pytest.importorskip("torch")
 pytest.importorskip("trl")
 
 from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E402
+from trl import ModelConfig  # noqa: E402
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling  # noqa: E402
 
 from redstar_geo.config import parse_config  # noqa: E402
@@ -229,10 +230,10 @@ def test_every_recipe_parses(recipe):
     text = recipe.read_text()
     assert text.startswith("# Hardware:") and "Launch:" in text.split("\n\n")[0]
     # bf16 recipes are validated against the machine's hardware; use_cpu lets them parse on a CPU-only host.
-    script_args, training_args = parse_config(
-        SFTScriptArguments, SFTConfig, args=["--config", str(recipe), "--use_cpu", "true"]
+    script_args, training_args, model_args = parse_config(
+        SFTScriptArguments, SFTConfig, ModelConfig, args=["--config", str(recipe), "--use_cpu", "true"]
     )
-    assert script_args.model_name_or_path and training_args.output_dir.startswith("runs/")
+    assert model_args.model_name_or_path and training_args.output_dir.startswith("runs/")
     assert training_args.learning_rate > 0
 
 
@@ -244,15 +245,20 @@ def test_flags_without_config_apply_on_top_of_the_default_recipe(tmp_path):
     spec.loader.exec_module(script)
     default = script.DEFAULT_RECIPE
     assert default == ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"
-    script_args, training_args = parse_config(
-        SFTScriptArguments, SFTConfig, args=["--output_dir", str(tmp_path), "--max_steps", "3"], default_config=default
+    script_args, training_args, _ = parse_config(
+        SFTScriptArguments,
+        SFTConfig,
+        ModelConfig,
+        args=["--output_dir", str(tmp_path), "--max_steps", "3"],
+        default_config=default,
     )
     assert training_args.output_dir == str(tmp_path) and training_args.max_steps == 3  # the flags
     assert script_args.build_tiny_model and script_args.dataset == "geosynth"  # the recipe underneath
     assert training_args.use_cpu and not training_args.bf16 and training_args.learning_rate == 2.0e-3
-    _, with_config = parse_config(
+    _, with_config, _ = parse_config(
         SFTScriptArguments,
         SFTConfig,
+        ModelConfig,
         args=["--config", str(ROOT / "recipes" / "sft" / "qwen25vl_7b_lora_1gpu.yaml"), "--use_cpu", "true"],
         default_config=default,
     )
@@ -263,11 +269,12 @@ def test_unknown_recipe_key_and_missing_model_are_clear_errors(tmp_path, capsys)
     bad = tmp_path / "bad.yaml"
     bad.write_text("learning_rate: 1.0e-5\nlerning_rate: 2\n")
     with pytest.raises(SystemExit):
-        parse_config(SFTScriptArguments, SFTConfig, args=["--config", str(bad)])
+        parse_config(SFTScriptArguments, SFTConfig, ModelConfig, args=["--config", str(bad)])
     assert "unknown keys ['lerning_rate']" in capsys.readouterr().err
-    script_args, training_args = parse_config(
+    script_args, training_args, model_args = parse_config(
         SFTScriptArguments,
         SFTConfig,
+        ModelConfig,
         args=[
             "--model_name_or_path",
             str(tmp_path / "nowhere"),
@@ -278,7 +285,7 @@ def test_unknown_recipe_key_and_missing_model_are_clear_errors(tmp_path, capsys)
         ],
     )
     with pytest.raises(SFTSetupError, match="nowhere"):
-        run_sft(script_args, training_args)
+        run_sft(script_args, training_args, model_args)
 
 
 def _train(args, env_extra=None):

@@ -13,9 +13,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
 from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E402
+from trl import ModelConfig  # noqa: E402
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling  # noqa: E402
 
-from redstar_geo import sft  # noqa: E402
+from redstar_geo import training  # noqa: E402
 from redstar_geo.config import parse_config  # noqa: E402
 from redstar_geo.packing import enable_varlen_attention  # noqa: E402
 from redstar_geo.sft import PackedVisionCollator, SFTConfig, SFTScriptArguments, SFTSetupError, run_sft  # noqa: E402
@@ -146,15 +147,25 @@ def test_packed_loss_equals_padded_loss(arch, request, processor, rows):
 
 
 def test_packing_and_unsupported_models_are_clear_errors(tmp_path, monkeypatch):
-    args = ["--output_dir", str(tmp_path / "out"), "--use_cpu", "true"]
-    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig, args=[*args, "--packing", "true"])
+    args = [
+        "--model_name_or_path",
+        str(tmp_path / "model"),
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--use_cpu",
+        "true",
+        "--dataset",
+        "geosynth",  # never generated: both errors come first
+    ]
+    configs = (SFTScriptArguments, SFTConfig, ModelConfig)
+    script_args, training_args, model_args = parse_config(*configs, args=[*args, "--packing", "true"])
     with pytest.raises(SFTSetupError, match="use padding_free: true"):
-        run_sft(script_args, training_args)
+        run_sft(script_args, training_args, model_args)
     internvl = types.SimpleNamespace(config=types.SimpleNamespace(model_type="internvl"))
-    monkeypatch.setattr(sft, "load_model_and_processor", lambda *a, **k: (internvl, None))
-    script_args, training_args = parse_config(SFTScriptArguments, SFTConfig, args=[*args, "--padding_free", "true"])
+    monkeypatch.setattr(training, "load_model_and_processor", lambda *a, **k: (internvl, None))
+    script_args, training_args, model_args = parse_config(*configs, args=[*args, "--padding_free", "true"])
     with pytest.raises(SFTSetupError, match="qwen2_vl, qwen2_5_vl .* not 'internvl'"):
-        run_sft(script_args, training_args)
+        run_sft(script_args, training_args, model_args)
 
 
 def test_train_script_with_padding_free(tiny_dir, processor, rows, tmp_path):

@@ -17,6 +17,7 @@ import torch  # noqa: E402
 from conftest import ROOT  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import AutoModelForImageTextToText, Qwen2_5_VLConfig, Trainer, TrainingArguments  # noqa: E402
+from trl import ModelConfig  # noqa: E402
 
 from redstar_geo.config import parse_config  # noqa: E402
 from redstar_geo.sft import SFTConfig, SFTScriptArguments, run_sft  # noqa: E402
@@ -47,10 +48,10 @@ def _options(model, out, *extra) -> list[str]:
 
 
 def _train(model, out, *extra):
-    script_args, training_args = parse_config(
-        SFTScriptArguments, SFTConfig, args=["--config", str(RECIPE), *_options(model, out, *extra)]
+    script_args, training_args, model_args = parse_config(
+        SFTScriptArguments, SFTConfig, ModelConfig, args=["--config", str(RECIPE), *_options(model, out, *extra)]
     )
-    return run_sft(script_args, training_args)
+    return run_sft(script_args, training_args, model_args)
 
 
 def _killed_at_half(full, tmp_path):
@@ -105,7 +106,7 @@ def test_resume_continues_exactly_where_it_stopped(arch, lora, request, tmp_path
     model = request.getfixturevalue("tiny_dir" if arch == "qwen2_vl" else "internvl_dir")
     extra = ["--image_max_tiles", "2"] if arch == "internvl" else []
     if lora:
-        extra += ["--use_lora", "true", "--lora_r", "4"]  # lora_dropout stays on: the checkpoint's RNG state counts
+        extra += ["--use_peft", "true", "--lora_r", "4"]  # lora_dropout stays on: the checkpoint's RNG state counts
     full = tmp_path / "full"
     _train(model, full, *extra)
     assert (full / f"checkpoint-{STEPS // 2}").is_dir()
@@ -118,10 +119,10 @@ def test_resume_continues_exactly_where_it_stopped(arch, lora, request, tmp_path
 def test_resume_through_the_script_with_the_default_recipe(tiny_dir, tmp_path):
     """train/sft_geo.py with flags but no --config (the default recipe underneath) resumes to the same weights."""
     full = tmp_path / "full"
-    script_args, training_args = parse_config(
-        SFTScriptArguments, SFTConfig, args=_options(tiny_dir, full), default_config=RECIPE
+    script_args, training_args, model_args = parse_config(
+        SFTScriptArguments, SFTConfig, ModelConfig, args=_options(tiny_dir, full), default_config=RECIPE
     )
-    run_sft(script_args, training_args)
+    run_sft(script_args, training_args, model_args)
     resumed = _killed_at_half(full, tmp_path)
     proc = subprocess.run(
         [
