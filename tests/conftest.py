@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,6 +45,25 @@ def processor(tiny_dir):
 
 def run_script(*args: str, cwd: Path = ROOT, timeout: float = 600):
     """Run a repo script with this interpreter; returns the CompletedProcess (text mode)."""
-    import subprocess
-
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def train_sft(args: list[str]):
+    """Run train/sft_geo.py with ``args`` offline (no hub, no tokenizer threads); asserts it succeeded."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train" / "sft_geo.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc

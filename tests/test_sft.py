@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import train_sft
 
 pytest.importorskip("torch")
 pytest.importorskip("trl")
@@ -288,27 +289,6 @@ def test_unknown_recipe_key_and_missing_model_are_clear_errors(tmp_path, capsys)
         run_sft(script_args, training_args, model_args)
 
 
-def _train(args, env_extra=None):
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        **(env_extra or {}),
-    }
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "train" / "sft_geo.py"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
 def test_train_script_end_to_end(tiny_dir, tmp_path):
     """Loss goes down, everything is saved and reloads. (Resuming: tests/test_sft_resume.py.)"""
     out = tmp_path / "sft"
@@ -324,7 +304,7 @@ def test_train_script_end_to_end(tiny_dir, tmp_path):
         "--dataset",
         str(ROOT / "tests" / "assets" / "sft" / "train.jsonl"),
     ]
-    proc = _train([*common, "--max_steps", "12"])
+    proc = train_sft([*common, "--max_steps", "12"])
     assert "6 of 6 samples kept" in proc.stdout
 
     state = json.loads((out / "trainer_state.json").read_text())
@@ -351,7 +331,7 @@ def test_default_recipe_trains_on_geosynth(tmp_path):
     """The default job: the tiny recipe builds the model and trains on 64 generated GeoSynth problems. Flags without
     --config apply on top of that default recipe."""
     out = tmp_path / "sft"
-    proc = _train(
+    proc = train_sft(
         [
             "--model_name_or_path",
             str(tmp_path / "tiny"),

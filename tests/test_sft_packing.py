@@ -1,13 +1,11 @@
 """Padding-free packed SFT (redstar_geo.sft.PackedVisionCollator, --padding_free true) on the tiny Qwen2-VL, CPU."""
 
 import json
-import os
-import subprocess
-import sys
 import types
 from pathlib import Path
 
 import pytest
+from conftest import train_sft
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
@@ -36,26 +34,6 @@ def rows(processor):
     samples, _ = load_and_validate(str(ASSETS / "train.jsonl"), processor, 512)
     dataset = to_trl_dataset(samples)
     return [dataset[i] for i in range(len(dataset))]
-
-
-def _train(args):
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "train" / "sft_geo.py"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
 
 
 def trl_collator(processor):
@@ -170,7 +148,7 @@ def test_packing_and_unsupported_models_are_clear_errors(tmp_path, monkeypatch):
 
 def test_train_script_with_padding_free(tiny_dir, processor, rows, tmp_path):
     def train(out, *extra):
-        proc = _train(
+        proc = train_sft(
             [
                 "--config",
                 str(ROOT / "recipes" / "sft" / "tiny_qwen2vl_cpu.yaml"),
