@@ -42,7 +42,7 @@ from redstar_geo.schema import Problem
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("transformers", "openai", "vllm")
+BACKENDS = ("transformers", "openai", "vllm", "offline")
 
 
 @dataclass
@@ -50,7 +50,12 @@ class GenerationConfig:
     """Which model answers, through which backend, with which sampling parameters."""
 
     model: str | None = field(default=None, metadata={"help": "model directory or hub id (or served model name)"})
-    backend: str = field(default="transformers", metadata={"help": f"generation backend: {', '.join(BACKENDS)}"})
+    backend: str = field(
+        default="transformers",
+        metadata={
+            "help": f"generation backend: {', '.join(BACKENDS)} (offline: GeoSynth's offline teacher, for synthesis)"
+        },
+    )
     max_new_tokens: int = field(default=2048, metadata={"help": "longest response, in tokens"})
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
@@ -64,13 +69,19 @@ class GenerationConfig:
         default=False, metadata={"help": "transformers: static cache + compiled, CUDA-graphed decode step (GPU)"}
     )
     trust_remote_code: bool = field(default=False, metadata={"help": "allow model repository code (InternVL2)"})
-    api_base: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "openai: server base URL"})
+    api_base: str = field(
+        default="http://127.0.0.1:8000/v1",
+        metadata={
+            "help": "openai: server base URL, or several separated by commas (one vLLM server per node): each "
+            "request goes to the live server with the most free slots"
+        },
+    )
     api_key: str = field(default="EMPTY", metadata={"help": "openai: API key"})
     concurrency: int = field(
         default=256,
         metadata={
-            "help": "openai: requests kept in flight, a continuous window (hundreds to thousands; the server "
-            "queues what it cannot run at once)"
+            "help": "openai: requests kept in flight per server, a continuous window (hundreds to thousands; "
+            "the server queues what it cannot run at once)"
         },
     )
     request_timeout: float = field(
@@ -116,6 +127,8 @@ class Request:
     id: str
     prompt: str
     image: object | None = None  # a PIL image, or None for text-only
+    seed: int | None = None  # this request's sampling seed (openai, vllm); None: the config's seed
+    system_prompt: str | None = None
 
 
 @dataclass
@@ -125,6 +138,7 @@ class Generation:
     error: str | None = None
     n_tokens: list[int] | None = None
     reasoning: list[str | None] | None = None  # the thinking, where a server returns it apart from the answer
+    planted: list[str | None] | None = None  # the offline teacher only: the failure it planted in each text
 
     @classmethod
     def failed(cls, error: str, n: int = 1) -> Generation:
@@ -133,7 +147,9 @@ class Generation:
 
 def request_messages(request: Request, image_format: str = "object") -> list[dict]:
     """The chat messages of a request (:func:`redstar_geo.messages.chat_messages`: image first, then the prompt)."""
-    return chat_messages(request.prompt, image=request.image, image_format=image_format)
+    return chat_messages(
+        request.prompt, image=request.image, system_prompt=request.system_prompt, image_format=image_format
+    )
 
 
 class TransformersBackend:
@@ -251,7 +267,7 @@ class OpenAIBackend:
             "max_tokens": cfg.max_new_tokens,
             "temperature": cfg.temperature,
             "top_p": cfg.top_p,
-            "seed": cfg.seed,
+            "seed": cfg.seed if request.seed is None else request.seed,
         }
 
     def _generation(self, reply: ChatReply) -> Generation:
@@ -285,16 +301,21 @@ class VLLMBackend:
             seed=config.seed,
             limit_mm_per_prompt={"image": 1},
         )
-        self.params = vllm.SamplingParams(
-            n=config.n,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            max_tokens=config.max_new_tokens,
-            seed=config.seed,
+        self.sampling_params = vllm.SamplingParams
+
+    def _params(self, seed: int | None):
+        cfg = self.config
+        return self.sampling_params(
+            n=cfg.n,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_tokens=cfg.max_new_tokens,
+            seed=cfg.seed if seed is None else seed,
         )
 
     def generate(self, requests: list[Request]) -> list[Generation]:
-        outputs = self.llm.chat([request_messages(r, image_format="data_uri") for r in requests], self.params)
+        params = [self._params(r.seed) for r in requests]  # a request's own seed (synthesis samples) or the config's
+        outputs = self.llm.chat([request_messages(r, image_format="data_uri") for r in requests], params)
         return [
             Generation(
                 texts=[o.text for o in out.outputs],
@@ -313,6 +334,11 @@ def get_backend(config: GenerationConfig, model=None, processor=None):
         return TransformersBackend(config, model, processor)
     if config.backend == "openai":
         return OpenAIBackend(config)
+    if config.backend == "offline":
+        raise ValueError(
+            "--backend offline is the offline teacher, which only writes Long-CoT traces for GeoSynth problems in "
+            "synthesis (data_prep/synthesize.py); choose transformers, openai or vllm"
+        )
     return VLLMBackend(config)
 
 

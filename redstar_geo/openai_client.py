@@ -9,6 +9,10 @@ Usage::
         for item, reply in done:                      # replies in the order they finish, a few at a time
             print(item, reply.texts if reply.error is None else reply.error)
 
+    # several servers (one vLLM server per node): each request goes to the live server with the most free slots
+    client = ChatClient(["http://node1:8000/v1", "http://node2:8000/v1"], concurrency=256)
+    client.server_stats()                             # per server: requests, failures, in flight, down
+
 What it guarantees, whatever the server, a proxy or the network does:
 
 - one total deadline per attempt (``request_timeout``: connecting, sending and reading the whole reply; a server
@@ -19,9 +23,13 @@ What it guarantees, whatever the server, a proxy or the network does:
 - never an exception for one request: every failure becomes a :class:`ChatReply` with ``error`` set to
   ``"<kind>: <detail>"`` (kinds: ``timeout``, ``connection``, ``HTTP <status>``, ``malformed reply``), so one bad
   reply costs one sample, not the run;
-- a continuous window of ``concurrency`` requests in flight, with no batch barrier: a finished request's slot is
-  refilled at once, so a few very long generations never idle the rest of the server's capacity; items are
-  pulled from ``items`` only as slots free up, so memory stays bounded however many there are.
+- a continuous window of ``concurrency`` requests in flight per server, with no batch barrier: a finished request's
+  slot is refilled at once, so a few very long generations never idle the rest of the server's capacity; items are
+  pulled from ``items`` only as slots free up, so memory stays bounded however many there are. A live source (work
+  that appears as earlier results come back) may yield ``None`` when it has nothing to send yet;
+- with several servers, every attempt goes to the live server with the most free slots; a server that refuses or
+  drops connections is set aside for a while (5 s, doubling to 5 min while it keeps failing) and then tried again,
+  and the request's retry goes to another one.
 
 Built on ``aiohttp``'s client (connection pooling, HTTP/1.1 keep-alive; the library vLLM's own serving benchmarks
 drive servers with), not on ``httpx`` or the ``openai`` package built on it: measured here against a local server at
@@ -143,12 +151,41 @@ def _short(body: bytes) -> str:
     return " ".join(body[:300].decode("utf-8", "replace").split())[:200]
 
 
+# How long a server that refuses or drops connections is skipped: from 5 s, doubling while it keeps failing.
+MIN_DOWN_SECONDS, MAX_DOWN_SECONDS = 5.0, 300.0
+
+
+@dataclass
+class Server:
+    """One OpenAI-compatible server and what the client has seen of it."""
+
+    url: str
+    in_flight: int = 0
+    requests: int = 0
+    failures: int = 0
+    down_until: float = 0.0  # time.monotonic() before which it is skipped
+    down_for: float = 0.0  # the last time out; doubles while it keeps failing
+
+    def set_aside(self, now: float) -> None:
+        self.down_for = min(MAX_DOWN_SECONDS, max(MIN_DOWN_SECONDS, 2 * self.down_for))
+        self.down_until = now + self.down_for
+
+
+def split_api_bases(api_base: str | list[str]) -> list[str]:
+    """One base URL, a comma-separated list of them, or a list, as a list of URLs."""
+    urls = api_base.split(",") if isinstance(api_base, str) else list(api_base)
+    urls = [url.strip().rstrip("/") for url in urls if url.strip()]
+    if not urls:
+        raise ValueError("no server base URL given (api_base)")
+    return urls
+
+
 class ChatClient:
-    """Chat-completion requests against one OpenAI-compatible server; see the module docstring."""
+    """Chat-completion requests against one or several OpenAI-compatible servers; see the module docstring."""
 
     def __init__(
         self,
-        api_base: str,
+        api_base: str | list[str],
         api_key: str = "EMPTY",
         concurrency: int = 256,
         request_timeout: float = 1800.0,
@@ -156,10 +193,38 @@ class ChatClient:
         retry_backoff: float = 1.0,
         max_backoff: float = 60.0,
     ):
-        self.url = api_base.rstrip("/") + "/chat/completions"
+        self.servers = [Server(url) for url in split_api_bases(api_base)]
         self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self.concurrency, self.request_timeout, self.max_retries = concurrency, request_timeout, max_retries
         self.retry_backoff, self.max_backoff = retry_backoff, max_backoff
+
+    @property
+    def window(self) -> int:
+        """Requests kept in flight in all: ``concurrency`` per server."""
+        return self.concurrency * len(self.servers)
+
+    def server_stats(self) -> list[dict]:
+        """Per server: url, requests sent, failed attempts (connection errors), in flight, seconds until retried."""
+        now = time.monotonic()
+        return [
+            {
+                "url": s.url,
+                "requests": s.requests,
+                "failures": s.failures,
+                "in_flight": s.in_flight,
+                "down_seconds": round(max(0.0, s.down_until - now), 1),
+            }
+            for s in self.servers
+        ]
+
+    async def _pick_server(self) -> Server:
+        """The live server with the most free slots; when all are set aside, wait for the first to come back."""
+        while True:
+            now = time.monotonic()
+            live = [s for s in self.servers if s.down_until <= now]
+            if live:
+                return min(live, key=lambda s: s.in_flight)
+            await asyncio.sleep(min(s.down_until for s in self.servers) - now)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:  # the server says when; a little jitter so waiting clients do not return at once
@@ -167,17 +232,27 @@ class ChatClient:
         return random.uniform(0, min(self.max_backoff, self.retry_backoff * 2**attempt))  # "full jitter"
 
     async def _attempt(self, session, payload: bytes, n: int):
-        """One attempt: (reply or None, error or None, retryable, Retry-After seconds)."""
+        """One attempt on the least busy live server: (reply or None, error or None, retryable, Retry-After)."""
+        server = await self._pick_server()
+        server.in_flight += 1
+        server.requests += 1
         try:
             # The session's total timeout (request_timeout) bounds the whole attempt: connecting, sending, reading.
-            async with session.post(self.url, data=payload, headers=self.headers) as response:
+            url = server.url + "/chat/completions"
+            async with session.post(url, data=payload, headers=self.headers) as response:
                 status, body = response.status, await response.read()
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         except asyncio.TimeoutError:  # aiohttp's timeouts; not the builtin TimeoutError before Python 3.11
             return None, f"timeout: no complete reply within {self.request_timeout:g} s", True, None
         except aiohttp.ClientError as exc:  # refused, reset, dropped, cut-off body, a status line that is not HTTP
             detail = " ".join(str(exc).split())[:200] or "no detail"
+            server.failures += 1
+            if len(self.servers) > 1:  # with one server there is nowhere else to go: the backoff alone paces it
+                server.set_aside(time.monotonic())
             return None, f"connection: {type(exc).__name__}: {detail}", True, None
+        finally:
+            server.in_flight -= 1
+        server.down_for = 0.0  # it answered: a later failure starts the time out afresh
         if status != 200:
             return None, f"HTTP {status}: {_short(body)}", status in RETRY_STATUSES or status >= 500, retry_after
         try:
@@ -214,22 +289,28 @@ class ChatClient:
 
         def next_batch(k: int) -> list:
             """Up to k items with their bodies; run in a worker thread so that reading and encoding images (the
-            slow part of building a multimodal request) never stalls the event loop."""
+            slow part of building a multimodal request) never stalls the event loop. A ``None`` from a live source
+            (nothing to send yet) sends what was gathered at once."""
             batch = []
             for item in iterator:
+                if item is None:
+                    if batch:
+                        break
+                    continue
                 batch.append((item, make_body(item)))
                 if len(batch) == k:
                     break
             return batch
 
-        pending: asyncio.Queue = asyncio.Queue(maxsize=self.concurrency)
+        window = self.window
+        pending: asyncio.Queue = asyncio.Queue(maxsize=window)
         done_feeding = object()
 
         async def feed():
             while batch := await asyncio.to_thread(next_batch, 32):
                 for entry in batch:
                     await pending.put(entry)
-            for _ in range(self.concurrency):
+            for _ in range(window):
                 await pending.put(done_feeding)
 
         async def work(session):
@@ -240,14 +321,15 @@ class ChatClient:
         # limit: one connection per request in flight (aiohttp's default is 100). total: one deadline per attempt for
         # connecting, sending and reading the whole reply (a per-read timeout would let a trickling server hold a
         # request indefinitely).
-        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        connector = aiohttp.TCPConnector(limit=window)
         timeout = aiohttp.ClientTimeout(total=self.request_timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             feeder = asyncio.create_task(feed())
-            await asyncio.gather(feeder, *(work(session) for _ in range(self.concurrency)))
+            await asyncio.gather(feeder, *(work(session) for _ in range(window)))
 
     def stream(self, items: Iterable, make_body: Callable[[object], dict]) -> Iterator[list[tuple[object, ChatReply]]]:
-        """Send a request per item, ``concurrency`` at a time; yield lists of ``(item, reply)`` as they finish.
+        """Send a request per item, ``concurrency`` per server at a time; yield lists of ``(item, reply)`` as they
+        finish.
 
         The requests run on an event loop in a background thread, so the caller can write each result as it comes
         (and a slow disk never stalls the requests). Stopping the iteration early cancels what is in flight.
