@@ -14,6 +14,8 @@ Accepted record forms (one JSON object per line, or a JSON list, or the rows of 
 
 * ours: ``{"id", "image": "img/1.png", "messages": [system?, user], "completion": "<reasoning + \\boxed{answer}>"}``
   (``completion`` may also be a list of assistant messages; ``images`` may replace ``image``);
+* TRL's prompt-completion form (``to_trl_dataset``, the synthesis Hugging Face export): ``{"prompt": [messages],
+  "completion": [assistant messages], "images": [...]}``;
 * ShareGPT / LLaMA-Factory: ``{"messages" | "conversations": [... user/human, assistant/gpt ...], "images": [...]}``
   with ``role``/``content`` or ``from``/``value`` keys; the last assistant turn is the training target and earlier
   turns are prompt.
@@ -197,7 +199,8 @@ def parse_record(
     has_id = record.get("id") is not None
     sid = str(record["id"]) if has_id else str(index)
     who = f"sample {sid!r}" if has_id else where
-    messages = record.get("messages", record.get("conversations"))
+    # TRL's prompt-completion form (our Hugging Face export) names the prompt messages "prompt"
+    messages = record.get("messages", record.get("conversations", record.get("prompt")))
     turns = _turns(messages, who)
     completion = record.get("completion")
     if completion is not None:

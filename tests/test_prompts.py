@@ -33,3 +33,22 @@ def test_prompt_snapshot(bench, protocol):
         snapshot.write_text(prompt, encoding="utf-8")
     assert snapshot.exists(), f"no snapshot {snapshot}; run with UPDATE_PROMPT_SNAPSHOTS=1 to create it"
     assert prompt == snapshot.read_text(encoding="utf-8"), f"the {bench}/{protocol} prompt changed"
+
+
+TEACHER_CASES = [("geoqa", "choice"), ("mathvista_geo", "choice"), ("geometry3k", "value")]  # en, zh, free-form
+
+
+@pytest.mark.parametrize("bench, protocol", TEACHER_CASES)
+def test_teacher_prompt_snapshot(bench, protocol):
+    """The Long-CoT teacher prompt (system + user text) per language: a change changes every synthesised trace."""
+    from redstar_geo.synthesis.prompts import teacher_messages_text
+
+    data, pid = FIXTURES[bench]
+    problem = {p.id: p for p in get_benchmark(bench).load(str(ASSETS / data))}[pid]
+    system, user = teacher_messages_text(problem, protocol)
+    text = f"SYSTEM:\n{system}\n\nUSER:\n{user}"
+    snapshot = ASSETS / "prompts" / f"teacher_{problem.language}_{protocol}.txt"
+    if os.environ.get("UPDATE_PROMPT_SNAPSHOTS"):
+        snapshot.write_text(text, encoding="utf-8")
+    assert snapshot.exists(), f"no snapshot {snapshot}; run with UPDATE_PROMPT_SNAPSHOTS=1 to create it"
+    assert text == snapshot.read_text(encoding="utf-8"), f"the {problem.language}/{protocol} teacher prompt changed"
