@@ -1,10 +1,13 @@
 """Trace verification filters (redstar_geo.verify) on realistic slow-thinking traces, English and Chinese."""
 
 import doctest
+import random
+import re
 
 import pytest
 
 import redstar_geo.verify
+from redstar_geo.judge import evaluate_expression, to_number
 from redstar_geo.schema import Problem
 from redstar_geo.verify import FILTERS, VerifyConfig, arithmetic_errors, verify_trace
 
@@ -258,3 +261,259 @@ def test_100k_character_loops_are_caught():
 
 def test_doctests():
     assert doctest.testmod(redstar_geo.verify).failed == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A slip is forgiven only when the trace corrects it
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an unrelated "wait" after the slip corrects nothing
+        "So ∠A = 180° - 65° = 125°. Wait, let me verify the other angle: ∠C = 65°, which matches the figure.",
+        "So 40° + 40° = 90°. Hmm, wait, let me check the other condition first. AB = AC is given.",
+        "所以∠A = 180° − 65° = 125°。等等，再检查一下另一个角：∠C = 65°，与图形一致。",
+        "所以 40° + 40° = 90°。不过还要考虑点在另一侧的情况。",
+        # the right value of another calculation nearby is no correction of this one (it used to be forgiven)
+        "So 40° + 40° = 90°, and then 180° - 100° = 80°.",
+        # a doubt with no right result after it
+        "So 180 - 65 = 125? Let me look at the figure again. The angle at C is marked.",
+        # the right result only in the summary after </think>
+        "<think>\nSo ∠A = 180° - 40° - 40° = 110°. Wait, let me check the base angles.\n</think>\n\n"
+        "∠A = 100°, \\boxed{C}.",
+        # the same calculation done right, but many sentences later: the slip stood in between
+        "So 180 - 65 = 125. The figure is symmetric. The base is horizontal. The apex is at A. So 180 - 65 = 115.",
+    ],
+)
+def test_an_uncorrected_slip_is_caught(text):
+    assert arithmetic_errors(text) != []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "So ∠A = 180° − 65° = 125°… no wait, that's wrong: 180° − 65° = 115°.",
+        "So ∠A = 180 - 65 = 125? Wait, 180 - 65 is 115.",
+        "So 40 + 40 = 90. Hmm, wait. Let me recompute that: 40 plus 40 is 80, not 90.",
+        "Then ∠A = 180° - 40° - 40° = 110°.\n\nWait, that doesn't look right. 180° - 40° - 40° = 100°.",
+        "So 6 × 4 = 26?? No, 6 × 4 = 24.",
+        "So 180 - 65 = 125, so the angle is obtuse. Let me redo it: 180 - 65 = 115.",  # recomputed right at once
+        "所以∠A = 180° − 65° = 125°，不对，应该是115°。",
+        "所以∠A = 180° − 40° − 40° = 110°。等等，这里算错了，180 − 80 = 100，所以∠A = 100°。",
+        "面积为 \\frac{1}{2} × 6 × 8 = 48？不对，\\frac{1}{2} × 6 × 8 = 24。",
+    ],
+)
+def test_a_corrected_slip_is_kept(text):
+    assert arithmetic_errors(text) == []
+
+
+def test_corrected_slip_in_a_whole_trace_is_kept_and_an_uncorrected_one_is_not():
+    corrected = GOOD_EN.replace(
+        "Wait, let me verify that.", "Wait, let me verify that. 40° + 40° = 90°? No wait, 40° + 40° = 80°."
+    )
+    assert verify_trace(corrected, ISOSCELES, config=CONFIG) == []
+    unrelated = GOOD_EN.replace(
+        "Wait, let me verify that. 40° + 40° = 80°, and 180° - 80° = 100°. Yes, that matches.",
+        "So 40° + 40° = 90°. Wait, let me check the other angle instead.",
+    )
+    assert verify_trace(unrelated, ISOSCELES, config=CONFIG) == ["arithmetic_error"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Realistic statements: no false alarms, no misses
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "AB = 2 × 3 = 6 cm",
+        "AB:BC = 1:2",
+        "In 2023 it was 2023 - 2000 = 23 years since.",
+        "3.5 = 7/2",
+        "√3 ≈ 1.732",
+        "2π ≈ 6.28",
+        "45° + 45° = 90°",
+        "so x = 3 + 4 = 7",
+        "90° = π/2 and 60° × π/180 = π/3",
+        "50% = 0.5",
+        "\\frac{1}{2} \\cdot 8 = 4",
+        "3×4＝12，６＋８＝１４",
+        "3² + 4² = 5²",
+        "(1/2)·6·8 = 24",
+        "(2) 40° + 40° = 80°",  # an enumeration label, not a factor 2
+        "x = 5. 3 + 4 = 7.",  # a full stop ends a calculation: no side "5. 3 + 4"
+        "∠1 = 138° ÷ 2 = 69°. √16 = 4, as before.",
+        "AB² = 3² + 4² = 25",
+        "面积为 \\frac{1}{2}×6×8=24。所以AB＝2×3＝6 cm。",
+        "5 - 8 = -3",
+        "C = 2πr = 2 × π × 5 = 10π ≈ 31.4",
+        "r = 5 cm, so the area is π × 5² = 25π ≈ 78.54 cm²",
+        "7.5 cm × 2 = 15 cm, and 3 cm + 4 cm = 7 cm",
+        "1 m + 50 cm = 150 cm",
+        "2\\times3 = 6 and 2 \\times 3 = 6",
+        "\\sqrt{6^2 + 8^2} = \\sqrt{100} = 10",
+    ],
+)
+def test_realistic_right_statements_are_no_arithmetic_error(statement):
+    assert arithmetic_errors(statement) == []
+
+
+@pytest.mark.parametrize(
+    "calculation",
+    [
+        "45° + 45° = 80°",
+        "x = 3 + 4 = 8",
+        "60° × π/180 = π/4",
+        "\\frac{1}{2} \\cdot 8 = 5",
+        "3×4＝13",
+        "６＋８＝１５",
+        "3² + 4² = 6²",
+        "(1/2)·6·8 = 25",
+        "(2) 40° + 40° = 90°",
+        "∠A = 180° − 2 × 40° = 110°",
+        "5 - 8 = -2",
+        "C = 2 × π × 5 = 12π",
+        "\\sqrt{6^2 + 8^2} = \\sqrt{100} = 11",
+        "(6 + 8) × 2 = 26",
+        "7.5 cm × 2 = 16 cm",
+        "3 cm + 4 cm = 8 cm",
+        "面积为 \\frac{1}{2}×6×8=25",
+    ],
+)
+def test_realistic_slips_are_caught(calculation):
+    assert arithmetic_errors(f"Okay, so {calculation}. Then we go on.") != []
+
+
+def test_list_marker_counts_only_at_the_start_of_a_line():
+    assert arithmetic_errors("Steps:\n2. 3 + 4 = 7\n- 5 + 5 = 10") == []
+    assert arithmetic_errors("Steps:\n2. 3 + 4 = 8") == ["3 + 4 = 8"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The fast routes give what the reference gives (seeded random inputs, a few thousand each)
+# ---------------------------------------------------------------------------------------------------------------
+def _full_scan_runs(text):
+    """Every run of the math tokens holding a sign with more than spaces after it, by a plain left-to-right scan."""
+    full = re.compile(rf"(?:{redstar_geo.verify._NAMED_TOKEN}|[{redstar_geo.verify._PLAIN} \t=≈＝])+")
+    sign = re.compile(r"=|≈|＝|\\approx(?![A-Za-z])")
+    runs = []
+    for m in full.finditer(text):
+        first = sign.search(m.group())
+        if first and m.group()[first.end() :].strip(" \t"):
+            runs.append(m.span())
+    return runs
+
+
+def test_runs_found_from_the_signs_are_those_of_a_full_scan():
+    pieces = [
+        *("=", " = ", "≈", "＝", "\\approx", "\\approxx", " ", "\t", "\n", "1", "23", "4.5", "+", "-", "−", "×"),
+        *("÷", "/", "^", "(", ")", "{", "}", "[", "]", "√", "π", "°", "²", "½", "·", "⋅", "\\frac", "\\dfrac"),
+        *("\\sqrt", "\\times", "\\cdot", "\\pi", "\\circ", "\\left", "\\right", "\\boxed", "\\,", "\\;", "\\!"),
+        *("\\ ", "\\text{cm}", "\\text{ m }", "\\mathrm{km}", "\\text{abc}", "cm", "mm", "m", "km", "units"),
+        *("degrees", "square", "x", "AB", "∠", "a", "c", "s", "t", "e", "is", "mc", "cmm", "frac", "\\\\", "０"),
+    ]
+    rng = random.Random(0)
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 25)))
+        assert redstar_geo.verify._runs(text) == _full_scan_runs(text), text
+
+
+def test_side_values_are_the_judges():
+    numbers = ["0", "2", "7", "12", "40", "180", "0.5", "2.25", "007", "π", "\\pi", "√2", "√16", "\\sqrt{2}", "½"]
+    numbers += ["\\frac{1}{2}", "\\dfrac{3}{4}", "(3+4)", "\\left(2+3\\right)", "{5}", "40°", "30^\\circ", "2²", "2π"]
+    operators = [" + ", " - ", "−", " × ", "×", " \\times ", "\\times", " \\cdot ", "·", "*", "/", " ÷ ", "^", " ", ""]
+    noise = ["", "", "", "²", ".", "x", "**", "××", "\\times2", "s", " cm", "cm²", ":", "%", ",", "(", "}", "°", "²3"]
+    rng = random.Random(1)
+    for _ in range(4000):
+        side = (
+            "".join(
+                rng.choice(numbers) + rng.choice(noise[:4] if rng.random() < 0.8 else noise) + rng.choice(operators)
+                for _ in range(rng.randint(1, 3))
+            )
+            + rng.choice(numbers)
+            + rng.choice(noise)
+        )
+        judged = to_number(side.strip()) if side.strip() else None
+        if judged is not None or not redstar_geo.verify._INNER_UNIT.search(side):
+            assert redstar_geo.verify._side_value(side) == judged, side
+
+
+def test_evaluation_is_the_judges():
+    tokens = ["0", "1", "2", "10", "0.5", ".5", "5.", "64", "65", "sqrt", "frac", "pi", "**", "*", "/", "+", "-"]
+    tokens += ["^", "(", ")", " ", "(-8)", "1/3"]
+    rng = random.Random(2)
+    for _ in range(4000):
+        text = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 12)))
+        split = redstar_geo.verify._EXPRESSION_TOKEN.findall(text)
+        if "".join(split) == text.replace(" ", ""):
+            assert redstar_geo.verify._evaluate(split) == evaluate_expression(text), text
+    assert redstar_geo.verify._evaluate(["("] * 51 + ["1"] + [")"] * 51) is None  # the judge's nesting limit
+
+
+def test_language_check_decides_as_off_script_counts():
+    pieces = ["所以", "角", " ", "\n", "。", "，", "the", "angle", "So", "is", "ABC", "A", "cm", "Cm", "sin", "Rt"]
+    pieces += ["\\frac", "\\", "40°", "=", "カタ", "한국", "Привет", "abИ", "think", "<think>", "x2", "Okay", "∠"]
+    rng = random.Random(3)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+        for language in ("en", "zh"):
+            problem = ISOSCELES_ZH if language == "zh" else ISOSCELES
+            for share, run in [(0.1, 8), (0.0, 3), (0.3, 2)]:
+                config = VerifyConfig(max_off_script_share=share, max_off_script_run=run)
+                off_share, longest = redstar_geo.verify.off_script(text, language)
+                expected = "language_mixing" if off_share > share or longest > run else None
+                assert FILTERS["language_mixing"](text, problem, config) == expected, (text, language)
+
+
+def test_sentences_are_those_of_a_regex_split():
+    split = re.compile(r"(?<=[.!?。！？\n])\s*")
+    pieces = ["Let me verify the answer again.", "Let me verify the answer again!", "Hmm.", " ", "\n", "\n\n"]
+    pieces += [
+        "\n \n",
+        ".",
+        "?",
+        "。",
+        "所以答案是一百度。",
+        "Okay so the angle is 40",
+        "\t",
+        "\u3000",
+        "\r\n",
+        "3.14",
+    ]
+    pieces += ["\0", "  leading spaces before a sentence."]
+    rng = random.Random(4)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        expected = [s for s in split.split(text) if len(s) >= 12]
+        assert redstar_geo.verify._long_sentences(text) == expected, text
+
+
+def test_long_inputs_with_many_calculations_are_read():
+    equations = "".join(f"{k} + {k} = {2 * k}, " for k in range(3000))
+    assert arithmetic_errors(equations) == []
+    assert arithmetic_errors(equations + "so 7 + 7 = 15.") == ["7 + 7 = 15"]
+    assert arithmetic_errors("1 + " * 30_000 + "1 = 30001") == []  # one run too long for a side: not read
+
+
+def test_plain_runs_are_read_as_any_run():
+    numbers = ["0", "2", "12", "40", "180", "0.5", "2.25", "40°", "90 °"]
+    operators = [" + ", " - ", "−", " × ", "×", "*", "/", " ÷ ", "·"]
+    signs = [" = ", "=", " ≈ ", "＝", " =", "= "]
+    rng = random.Random(5)
+
+    def side():
+        return " ".join(rng.choice(numbers) + rng.choice(operators) for _ in range(rng.randint(0, 2))) + rng.choice(
+            numbers
+        )
+
+    for _ in range(3000):
+        chunk = (side() if rng.random() < 0.7 else "") + "".join(
+            rng.choice(signs) + (side() if rng.random() < 0.85 else "") for _ in range(rng.randint(1, 3))
+        )
+        chunk = rng.choice(["", " ", ". ", "\t"]) + chunk + rng.choice(["", ".", ". ", " .", "x"])
+        if rng.random() < 0.05:
+            chunk = rng.choice(
+                ["1 + " * 60 + "1 = 61", "2 = " + "1 + " * 50 + "1", " " * 199 + "2 = 2", "3 = 3" + " " * 199]
+            )
+        if redstar_geo.verify._PLAIN_RUN_TEXT.fullmatch(chunk):
+            general = (0, *redstar_geo.verify._read_run(chunk), None)
+            assert redstar_geo.verify._calculation(chunk, cache=False) == general, chunk
