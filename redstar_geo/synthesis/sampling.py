@@ -218,8 +218,13 @@ def reverify(store: SampleStore, problems: dict[str, Problem], filters: list[str
 
 def trace_reasons(record: dict, problem: Problem, filters: list[str], config: VerifyConfig) -> list[str]:
     """The verifier's reason codes for a sample; a reply the server cut at its token limit is ``truncated`` even
-    when the cut happens to fall at the end of a sentence."""
-    reasons = verify_trace(full_trace(record), problem, filters, config)
+    when the cut happens to fall at the end of a sentence. A filter that raises on some odd trace rejects that trace
+    (``verifier_error``, logged with the problem id) instead of stopping hours of sampling."""
+    try:
+        reasons = verify_trace(full_trace(record), problem, filters, config)
+    except Exception:  # noqa: BLE001 - one trace lost to a verifier bug, not the run; the log says which
+        logger.exception("verifying problem %r sample %s failed", problem.id, record["sample"])
+        reasons = ["verifier_error"]
     if record["finish_reason"] == "length" and "truncated" not in reasons:
         reasons.append("truncated")
     return reasons
