@@ -555,7 +555,8 @@ _SQRT_NUMBER = re.compile(r"sqrt(\d+(?:\.\d+)?)")  # the judge's: "√3" is sqrt
 _EXPRESSION_TOKEN = re.compile(r"\d+(?:\.\d*)?|\.\d+|sqrt|frac|pi|\*\*|[-+*/^()]")  # the judge's tokens
 _NUMBER_START = frozenset("0123456789.")
 _SIDE_VALUES: dict[str, float | None] = {}  # side text -> _side_value
-_INNER_UNIT = re.compile(r"(?<=[0-9°)}])[ \t]*(?:cm|mm|dm|km|m)(?:²|³|\^[23])?(?![A-Za-z])")
+# A unit inside a side: after a value, before a space, an operator, a closing bracket or the side's end.
+_INNER_UNIT = re.compile(r"(?<=[0-9°)}])[ \t]*(?:cm|mm|dm|km|m)(?:²|³|\^[23])?(?=[ \t)}\]+\-−×÷*/·]|$)")
 _UNKNOWN = object()
 _CALCULATIONS: dict[str, tuple | object] = {}  # run text -> _calculation(run text), or _RIGHT
 _RIGHT = object()  # what _CALCULATIONS holds for a run text with no wrong calculation and no list marker
@@ -716,7 +717,7 @@ def _side_value(side: str) -> float | None:
                 value = to_number(text)
             if value is None and _INNER_UNIT.search(text):
                 # "7.5 cm × 2", "3 cm + 4 cm": units inside a side, which the judge reads only at the end of a value
-                value = _side_value(_INNER_UNIT.sub("", text))
+                value = _side_value(_INNER_UNIT.sub(" ", text))
     if len(_SIDE_VALUES) >= _CACHE_SIZE:
         _SIDE_VALUES.clear()
     _SIDE_VALUES[side] = value

@@ -517,3 +517,11 @@ def test_plain_runs_are_read_as_any_run():
         if redstar_geo.verify._PLAIN_RUN_TEXT.fullmatch(chunk):
             general = (0, *redstar_geo.verify._read_run(chunk), None)
             assert redstar_geo.verify._calculation(chunk, cache=False) == general, chunk
+
+
+def test_units_inside_a_side_are_read_without_gluing_numbers():
+    side_value = redstar_geo.verify._side_value
+    assert side_value("7.5 cm × 2") == 15.0
+    assert side_value("(3 cm)² ") == 9.0
+    assert side_value("0.5m6²") is None  # no unit there: "m" between two numbers would glue them into 0.56²
+    assert side_value("3.5m\\frac{1}{2}") is None
