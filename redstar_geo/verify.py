@@ -718,9 +718,10 @@ def _side_value(side: str) -> float | None:
             if value is None and _INNER_UNIT.search(text):
                 # "7.5 cm × 2", "3 cm + 4 cm": units inside a side, which the judge reads only at the end of a value
                 value = _side_value(_INNER_UNIT.sub(" ", text))
-    if len(_SIDE_VALUES) >= _CACHE_SIZE:
-        _SIDE_VALUES.clear()
-    _SIDE_VALUES[side] = value
+    if len(side) <= _CACHED_CHARS:
+        if len(_SIDE_VALUES) >= _CACHE_SIZE:
+            _SIDE_VALUES.clear()
+        _SIDE_VALUES[side] = value
     return value
 
 
