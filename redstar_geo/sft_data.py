@@ -422,6 +422,11 @@ def problems_to_samples(
     return samples
 
 
+def placeholder_text(content: list[dict[str, Any]]) -> str:
+    """Structured content blocks as one string with ``<image>`` where each image goes (our JSONL and ShareGPT)."""
+    return "".join(IMAGE_PLACEHOLDER if block["type"] == "image" else block.get("text") or "" for block in content)
+
+
 def write_sft_jsonl(samples: list[SFTSample], out_dir: str | Path, name: str = "train.jsonl") -> Path:
     """Write ``OUT/train.jsonl`` in our format; image bytes are saved as ``OUT/images/<id>.png``."""
     out = Path(out_dir)
@@ -436,13 +441,7 @@ def write_sft_jsonl(samples: list[SFTSample], out_dir: str | Path, name: str = "
                 paths.append(str(rel))
             else:
                 paths.append(str(Path(img).resolve()))
-        messages = [
-            {
-                "role": m["role"],
-                "content": "".join(IMAGE_PLACEHOLDER if b["type"] == "image" else b["text"] for b in m["content"]),
-            }
-            for m in sample.prompt
-        ]
+        messages = [{"role": m["role"], "content": placeholder_text(m["content"])} for m in sample.prompt]
         completion = "".join(b["text"] for b in sample.completion[0]["content"])
         record = {"id": sample.id, "messages": messages, "completion": completion}
         record.update({"image": paths[0]} if len(paths) == 1 else {"images": paths})

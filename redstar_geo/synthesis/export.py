@@ -26,11 +26,10 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
-from typing import Any
 
 from redstar_geo.import_utils import require
 from redstar_geo.jsonl import DataError, write_json
-from redstar_geo.sft_data import IMAGE_PLACEHOLDER, SFTSample, parse_record, to_trl_dataset
+from redstar_geo.sft_data import SFTSample, parse_record, placeholder_text, to_trl_dataset
 
 # The names the datasets are registered under in dataset_info.json (what a LLaMA-Factory config's `dataset:` names).
 SFT_DATASET = "redstar_geo_sft"
@@ -63,13 +62,8 @@ def _pair_sample(pair: dict, data_dir: Path, index: int) -> tuple[SFTSample, str
     return parse_record(record, image_root=data_dir, index=index, where=f"DPO pair {index}"), pair["rejected"]
 
 
-def _flat_text(content: list[dict[str, Any]]) -> str:
-    """Structured content blocks back to text with ``<image>`` where each image goes (LLaMA-Factory's form)."""
-    return "".join(IMAGE_PLACEHOLDER if block["type"] == "image" else block.get("text") or "" for block in content)
-
-
 def _assistant_text(sample: SFTSample) -> str:
-    return "".join(_flat_text(m["content"]) for m in sample.completion)
+    return "".join(placeholder_text(m["content"]) for m in sample.completion)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -178,7 +172,7 @@ def export_sharegpt(sft_records: list[dict], pairs: list[dict], data_dir, out_di
     sft_rows = []
     for index, record in enumerate(sft_records):
         sample = _sft_sample(record, data_dir, index)
-        messages = [{"role": m["role"], "content": _flat_text(m["content"])} for m in sample.prompt]
+        messages = [{"role": m["role"], "content": placeholder_text(m["content"])} for m in sample.prompt]
         messages.append({"role": "assistant", "content": _assistant_text(sample)})
         images = [copy_image(img, f"SFT record {sample.id!r}") for img in sample.images]
         sft_rows.append({"messages": messages, "images": images})
@@ -187,7 +181,7 @@ def export_sharegpt(sft_records: list[dict], pairs: list[dict], data_dir, out_di
     for index, pair in enumerate(pairs):
         sample, rejected = _pair_sample(pair, data_dir, index)
         conversations = [
-            {"from": _SHAREGPT_ROLES[m["role"]], "value": _flat_text(m["content"])} for m in sample.prompt
+            {"from": _SHAREGPT_ROLES[m["role"]], "value": placeholder_text(m["content"])} for m in sample.prompt
         ]
         images = [copy_image(img, f"DPO pair {sample.id!r}") for img in sample.images]
         dpo_rows.append(

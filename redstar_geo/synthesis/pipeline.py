@@ -37,6 +37,7 @@ from redstar_geo.benchmarks import load_benchmark
 from redstar_geo.generation import GenerationConfig
 from redstar_geo.images import check_images
 from redstar_geo.jsonl import DataError, IssueLog, read_json, write_json, write_jsonl, write_text
+from redstar_geo.run_dir import ISSUES
 from redstar_geo.schema import Problem
 from redstar_geo.synthesis.config import SynthConfig, parse_shard, split_names
 from redstar_geo.synthesis.sampling import (
@@ -239,4 +240,4 @@ def run_synthesis(config: SynthConfig, gen_config: GenerationConfig, verify_conf
 
 
 def _write_issues(out_dir: Path, issues: IssueLog) -> None:
-    write_text(out_dir / "issues.txt", "".join(f"{issue}\n" for issue in issues))
+    write_text(out_dir / ISSUES, "".join(f"{issue}\n" for issue in issues))

@@ -33,7 +33,7 @@ from pathlib import Path
 from redstar_geo.jsonl import write_jsonl
 from redstar_geo.messages import problem_messages
 from redstar_geo.schema import Problem
-from redstar_geo.sft_data import IMAGE_PLACEHOLDER
+from redstar_geo.sft_data import placeholder_text
 from redstar_geo.synthesis.sampling import SampleStore, full_trace, is_failed, is_verified
 
 
@@ -126,13 +126,8 @@ def _image_file(problem: Problem, out_dir: Path, written: dict[str, str]) -> str
 
 def prompt_messages(problem: Problem, protocol: str) -> list[dict]:
     """The evaluation prompt as ``[{"role", "content": "<image>..."}]``: the SFT/ShareGPT string form."""
-    return [
-        {
-            "role": m["role"],
-            "content": "".join(IMAGE_PLACEHOLDER if b["type"] == "image" else b["text"] for b in m["content"]),
-        }
-        for m in problem_messages(problem, protocol, image_format="placeholder")
-    ]
+    messages = problem_messages(problem, protocol, image_format="placeholder")
+    return [{"role": m["role"], "content": placeholder_text(m["content"])} for m in messages]
 
 
 def write_training_data(
