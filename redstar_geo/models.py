@@ -7,6 +7,7 @@ Usage::
     model, processor = load_model_and_processor("Qwen/Qwen2.5-VL-7B-Instruct", torch_dtype="bfloat16")
     model, processor = load_model_and_processor("models/InternVL2-8B-hf")   # data_prep/convert_internvl2.py
     model, processor = load_model_and_processor("runs/tiny-qwen2vl")        # redstar_geo.tiny_model.build_tiny_model
+    model, processor = load_model_and_processor("runs/sft-lora")            # a LoRA adapter: base + adapter, merged
 
 A checkpoint that cannot be loaded as asked raises :class:`ModelLoadError`, whose message says what to change. The
 tiny random Qwen2-VL for tests and CPU smoke runs is built by :mod:`redstar_geo.tiny_model`.
@@ -43,7 +44,14 @@ def load_model_and_processor(
     (never implied), through ``AutoModel`` and ``AutoTokenizer`` (it has no processor, so it cannot be trained or
     evaluated here); the processor returned is then the tokenizer.
     ``torch_dtype``: ``"auto"``, ``"bfloat16"``, ``"float32"``...
+
+    A PEFT adapter directory (``adapter_config.json``, no ``config.json``: what a LoRA run of ``train/sft_geo.py``
+    or ``train/dpo_geo.py`` saves) loads its base model, applies the adapter and merges it, so evaluation, the demo
+    and a next training stage see one plain model; the processor comes from the adapter directory when it has one.
     """
+    adapter_config = Path(name_or_path) / "adapter_config.json"
+    if adapter_config.is_file() and not (Path(name_or_path) / "config.json").is_file():
+        return _load_merged_adapter(name_or_path, trust_remote_code, torch_dtype, attn_implementation, revision)
     torch = require("torch", extra="train", feature="loading models")
     from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 
@@ -82,6 +90,26 @@ def load_model_and_processor(
     else:
         model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
         processor = AutoProcessor.from_pretrained(name_or_path, revision=revision)
+    return model, processor
+
+
+def _load_merged_adapter(path: str, trust_remote_code, torch_dtype, attn_implementation, revision):
+    require("peft", extra="train", feature="loading a LoRA adapter")
+    from peft import PeftModel
+    from transformers import AutoProcessor
+
+    base = json.loads((Path(path) / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    if not base:
+        raise ModelLoadError(f"{path}/adapter_config.json: no base_model_name_or_path, so the adapter has no base")
+    try:
+        model, processor = load_model_and_processor(
+            base, trust_remote_code, torch_dtype, attn_implementation, revision
+        )
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{path}: the adapter's base model cannot be loaded: {exc}") from None
+    model = PeftModel.from_pretrained(model, path).merge_and_unload()
+    if (Path(path) / "preprocessor_config.json").is_file() or (Path(path) / "processor_config.json").is_file():
+        processor = AutoProcessor.from_pretrained(path)
     return model, processor
 
 

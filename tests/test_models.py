@@ -71,3 +71,27 @@ def test_missing_model_path_is_a_clear_error(tmp_path, monkeypatch):
         load_model_and_processor(str(tmp_path))
     with pytest.raises(ModelLoadError, match="not a local model directory"):
         load_model_and_processor(str(tmp_path / "no" / "such-model"))
+
+
+def test_lora_adapter_directory_loads_merged_onto_its_base(tiny_dir, tmp_path):
+    peft = pytest.importorskip("peft")
+    base, processor = load_model_and_processor(str(tiny_dir), torch_dtype="float32")
+    config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    lora = peft.get_peft_model(base, config)
+    lora.save_pretrained(tmp_path / "adapter")  # adapter_config.json names tiny_dir as its base
+    processor.save_pretrained(tmp_path / "adapter")
+    inputs = {"input_ids": torch.tensor([[5, 6, 7, 8]])}
+    with torch.no_grad():
+        expected = lora(**inputs).logits
+        merged, merged_processor = load_model_and_processor(str(tmp_path / "adapter"), torch_dtype="float32")
+        plain, _ = load_model_and_processor(str(tiny_dir), torch_dtype="float32")
+        assert type(merged).__name__ == "Qwen2VLForConditionalGeneration"  # merged: a plain model, no PEFT wrapper
+        torch.testing.assert_close(merged(**inputs).logits, expected, atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(plain(**inputs).logits, expected, atol=1e-4)  # the adapter changed the outputs
+    assert merged_processor.tokenizer.vocab_size == processor.tokenizer.vocab_size
+
+
+def test_adapter_without_base_is_a_clear_error(tmp_path):
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    with pytest.raises(ModelLoadError, match="no base_model_name_or_path"):
+        load_model_and_processor(str(tmp_path))
