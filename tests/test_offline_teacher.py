@@ -139,6 +139,20 @@ def test_good_traces_think_then_answer_and_stay_in_length(problems):
     assert 3 <= corrected <= 30, "about one good trace in ten makes a slip and corrects it at once"
 
 
+def test_min_chars_zero_leaves_good_traces_as_long_as_their_working(problems):
+    """The tiny CPU pipeline's setting: no padding re-checks, the same working and answer, far shorter traces."""
+    padded = OfflineTeacher(OfflineTeacherConfig(failure_rates={}))
+    short = OfflineTeacher(OfflineTeacherConfig(failure_rates={}, min_chars=0))
+    en = [p for p in problems if p.language == "en"][:60]
+    pairs = [(padded.sample(p, 1).text, short.sample(p, 1).text, p) for p in en]
+    for long_text, short_text, problem in pairs:
+        assert _boxed(short_text) == _boxed(long_text) == problem.answer_letter
+        assert not verify_trace(short_text, problem, config=VerifyConfig(protocol="choice"))
+    mean_long = sum(len(a) for a, _, _ in pairs) / len(pairs)
+    mean_short = sum(len(b) for _, b, _ in pairs) / len(pairs)
+    assert mean_long >= 1_500 and mean_short < 0.7 * mean_long
+
+
 def test_plain_text_and_separate_reasoning():
     problem = generate_problem(seed=5, language="en")
     plain = OfflineTeacher(OfflineTeacherConfig(failure_rates={}, think_tags=False)).sample(problem, 0)
@@ -257,6 +271,7 @@ def test_planted_rates_follow_the_config_and_difficulty(problems):
         ({"failure_rates": dict.fromkeys(FAILURE_KINDS, 0.2)}, r"sum to 1.4.*lower some of the rates"),
         ({"failure_rates": ["truncated"]}, r"must be a dict"),
         ({"difficulty_slope": -1}, r"difficulty_slope must be finite and >= 0"),
+        ({"min_chars": -5}, r"min_chars must be an int >= 0"),
     ],
 )
 def test_config_validation_says_how_to_fix(kwargs, message):

@@ -65,6 +65,13 @@ class SynthConfig:
     offline_failure_rate: float = field(
         default=0.04, metadata={"help": "offline teacher: the rate of each planted failure at average difficulty"}
     )
+    offline_min_chars: int = field(
+        default=1500,
+        metadata={
+            "help": "offline teacher: good traces are lengthened with re-checks to 1-1.7 times this many characters, "
+            "as QwQ keeps re-checking; 0: as long as their working (for a tiny model on a CPU)"
+        },
+    )
     offline_think_tags: bool = field(default=True, metadata={"help": "offline teacher: <think>...</think> traces"})
     offline_separate_reasoning: bool = field(
         default=False, metadata={"help": "offline teacher: return the thinking apart, as reasoning_content"}
@@ -120,6 +127,8 @@ class SynthConfig:
             raise ValueError("--geosynth_n must be at least 1")
         if not 0 <= self.offline_failure_rate <= 0.12:
             raise ValueError("--offline_failure_rate must be in [0, 0.12] (7 kinds of failure share one trace)")
+        if self.offline_min_chars < 0:
+            raise ValueError("--offline_min_chars must be >= 0 (0: traces as long as their working)")
         if not 1 <= self.min_samples_per_problem <= self.samples_per_problem <= self.max_samples_per_problem:
             raise ValueError(
                 "need 1 <= min_samples_per_problem <= samples_per_problem <= max_samples_per_problem, got "

@@ -92,7 +92,9 @@ class OfflineTeacherConfig:
     [0, 1]; when the kinds together exceed 1 they are scaled down to sum to 1). ``think_tags``: the trace is
     ``<think>\\n…\\n</think>\\n\\n<answer section>`` as QwQ, QvQ and R1 write it; False: one plain text.
     ``separate_reasoning``: the thinking comes back in :attr:`TeacherTrace.reasoning` (as a server's
-    ``reasoning_content``) and only the answer section in ``text``.
+    ``reasoning_content``) and only the answer section in ``text``. ``min_chars``: good traces are lengthened with
+    re-checks to between ``min_chars`` and 1.7 times it, as QwQ keeps re-checking easy problems; 0 leaves them as
+    long as their working (a few hundred characters: short enough for a tiny model on a CPU to learn and generate).
     """
 
     failure_rates: dict[str, float] = field(default_factory=_default_rates)
@@ -100,6 +102,7 @@ class OfflineTeacherConfig:
     seed: int = 0
     think_tags: bool = True
     separate_reasoning: bool = False
+    min_chars: int = MIN_CHARS
 
     def __post_init__(self) -> None:
         if not isinstance(self.failure_rates, dict):
@@ -128,6 +131,8 @@ class OfflineTeacherConfig:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
+        if isinstance(self.min_chars, bool) or not isinstance(self.min_chars, int) or self.min_chars < 0:
+            raise ValueError(f"min_chars must be an int >= 0 (0: no lengthening), got {self.min_chars!r}")
 
     def rates_at(self, difficulty: int) -> dict[str, float]:
         """The probability of each failure kind for a problem of ``difficulty`` (1-9)."""
@@ -2281,7 +2286,7 @@ class OfflineTeacher:
             rng = self._rng(problem, sample_index, f"text{attempt}")
             # Only a planted slip can need another attempt (a re-check came too close after it); later attempts
             # write fewer optional re-checks.
-            built = _build(reading, rng, kind, protocol, plain=attempt >= 6)
+            built = _build(reading, rng, kind, protocol, plain=attempt >= 6, min_chars=self.config.min_chars)
             if built is not None:
                 break
         else:  # pragma: no cover - the plain attempts leave nothing that could fail
@@ -2307,7 +2312,14 @@ def _other(lang: str) -> str:
     return "en" if lang == "zh" else "zh"
 
 
-def _build(reading: _Reading, rng: random.Random, kind: str | None, protocol: str, plain: bool = False):
+def _build(
+    reading: _Reading,
+    rng: random.Random,
+    kind: str | None,
+    protocol: str,
+    plain: bool = False,
+    min_chars: int = MIN_CHARS,
+):
     """``(thinking, answer section or None, finish_reason)`` for one sample, or None to retry with other choices."""
     lang = reading.problem.language
     w = _Writer(reading, rng, lang, protocol)
@@ -2386,7 +2398,7 @@ def _build(reading: _Reading, rng: random.Random, kind: str | None, protocol: st
         answer = w.answer_section(answer_lang)
     if kind is None or kind in ("wrong_answer", "arithmetic_slip", "language_switch", "wrong_format"):
         after_steps = max(i for i, name in enumerate(names) if name in ("step", "side")) + 1
-        thinking, answer = _fit_length(w, rng, thinking, answer, lang, after_steps, pad_before)
+        thinking, answer = _fit_length(w, rng, thinking, answer, lang, after_steps, pad_before, min_chars)
     if kind == "arithmetic_slip":
         if w.slip_left is None or w.slip_left in w.lefts:
             return None  # the slipped calculation is done right elsewhere: that is a correction; write again
@@ -2476,11 +2488,12 @@ def _fit_length(
     lang: str,
     after_steps: int,
     before: int | None = None,
+    min_chars: int = MIN_CHARS,
 ) -> tuple[str, str]:
     """Lengthen a short trace with the re-checks a slow thinker makes (after its working, before its conclusion,
-    or before a switch of language for good) up to a length drawn between MIN_CHARS and 1.7 times it, as QwQ keeps
-    re-checking easy problems."""
-    target = rng.randint(MIN_CHARS, int(MIN_CHARS * 1.7))
+    or before a switch of language for good) up to a length drawn between ``min_chars`` and 1.7 times it, as QwQ
+    keeps re-checking easy problems."""
+    target = rng.randint(min_chars, int(min_chars * 1.7))
     paras = thinking.split("\n\n")
     tries = 0
     while len(thinking) + len(answer) < target and tries < 40:

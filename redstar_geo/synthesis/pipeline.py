@@ -55,6 +55,13 @@ logger = logging.getLogger(__name__)
 
 # Generation settings that change what the teacher writes: samples made under others cannot be mixed in.
 TEACHER_SETTINGS = ("backend", "model", "temperature", "top_p", "max_new_tokens", "seed")
+# The offline teacher's own settings (SynthConfig fields), which change what it writes just as much.
+OFFLINE_TEACHER_SETTINGS = (
+    "offline_failure_rate",
+    "offline_min_chars",
+    "offline_think_tags",
+    "offline_separate_reasoning",
+)
 
 
 def load_problems(config: SynthConfig, issues: IssueLog) -> list[Problem]:
@@ -116,10 +123,14 @@ def decontaminate_problems(
     return kept, dropped, summary
 
 
-def _check_settings(work_dir: Path, gen_config: GenerationConfig, verify: dict, store: SampleStore) -> bool:
+def _check_settings(
+    work_dir: Path, config: SynthConfig, gen_config: GenerationConfig, verify: dict, store: SampleStore
+) -> bool:
     """Refuse another teacher's directory; return whether the verification settings changed since the samples."""
     path = work_dir / "settings.json"
     teacher = {key: getattr(gen_config, key) for key in TEACHER_SETTINGS}
+    if gen_config.backend == "offline":
+        teacher.update({key: getattr(config, key) for key in OFFLINE_TEACHER_SETTINGS})
     stored = read_json(path) if path.exists() else None
     if stored and stored.get("teacher") != teacher and store.n_loaded:
         raise DataError(
@@ -176,7 +187,7 @@ def run_synthesis(config: SynthConfig, gen_config: GenerationConfig, verify_conf
         work_dir = out if shard is None else out / "shards" / f"{shard[0]}-of-{shard[1]}"
         mine = problems if shard is None else [p for p in problems if shard_of(p.id, shard[1]) == shard[0]]
         store = SampleStore(work_dir / "samples.jsonl", issues)
-        if _check_settings(work_dir, gen_config, verify, store):
+        if _check_settings(work_dir, config, gen_config, verify, store):
             changed = reverify(store, by_id, filters, verify_config)
             logger.warning("verification settings changed: verified the stored traces again, %d changed", changed)
         teacher = make_teacher(gen_config, config, verify_config.protocol, mine)

@@ -276,6 +276,7 @@ def make_teacher(gen_config: GenerationConfig, config: SynthConfig, protocol: st
                 seed=gen_config.seed,
                 think_tags=config.offline_think_tags,
                 separate_reasoning=config.offline_separate_reasoning,
+                min_chars=config.offline_min_chars,
             )
         )
         return OfflineTeacherBackend(teacher, {p.id: p for p in problems}, protocol)
