@@ -250,7 +250,8 @@ def summarize_scores(bench: str, protocol: str, problems: list[Problem], samples
         summary[f"mean_accuracy@{k}"] = round(100.0 * sum(s.n_correct / k for s in sampled) / n, 2)
     by_id = {p.id: p for p in problems}
     breakdowns = {}
-    for key in get_benchmark(bench).breakdowns:
+    # Rows that are no benchmark's (batch QA) break down by language only.
+    for key in get_benchmark(bench).breakdowns if bench in BENCHMARKS else ("language",):
         groups = defaultdict(lambda: [0, 0])
         for s in samples:
             group = groups[by_id[s.id].group_value(key)]
