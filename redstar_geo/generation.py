@@ -484,3 +484,90 @@ def generate_responses(
         if bar is not None:
             bar.close()
     return {p.id: done[p.id] for p in problems}
+
+
+def stream_transformers(
+    model,
+    processor,
+    messages: list[dict],
+    max_new_tokens: int = 1024,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    stop=None,
+    seed: int | None = None,
+):
+    """Stream one chat reply of an in-process model token by token (the demo): yields
+    :class:`redstar_geo.openai_client.ChatDelta` pieces of new text with the tokens generated so far, and last a
+    delta with ``finish_reason`` "stop" (end of sequence), "length" (``max_new_tokens`` reached) or "cancelled".
+
+    ``messages`` come from :func:`redstar_geo.messages.chat_messages` (``image_format="object"``). Generation runs
+    in a background thread feeding transformers' ``TextIteratorStreamer``; a ``StoppingCriteria`` watches ``stop`` (a
+    ``threading.Event``) at every token, so setting it ends generation at once, as does closing the iterator early.
+    An exception in generation is raised here.
+    """
+    import threading
+
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    from redstar_geo.openai_client import ChatDelta
+
+    torch = require("torch", extra="train", feature="in-process streaming generation")
+    stop = stop if stop is not None else threading.Event()
+    closed = threading.Event()  # the consumer went away: stop too, without touching the caller's event
+    tokenizer = getattr(processor, "tokenizer", processor)
+    inputs = processor.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+    ).to(model.device)
+    prompt_length = inputs["input_ids"].shape[1]
+    generated = [0]
+
+    class WatchStop(StoppingCriteria):
+        """Counts the generated tokens and ends generation once ``stop`` is set or the consumer has gone."""
+
+        def __call__(self, input_ids, scores, **kwargs):
+            generated[0] = input_ids.shape[1] - prompt_length
+            done = stop.is_set() or closed.is_set()
+            return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    kwargs = dict(
+        **inputs,
+        max_new_tokens=max_new_tokens,
+        streamer=streamer,
+        stopping_criteria=StoppingCriteriaList([WatchStop()]),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    if temperature > 0:
+        kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
+    else:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            if seed is not None:
+                torch.manual_seed(seed)
+            with torch.inference_mode():
+                model.generate(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - raised in the consumer's thread
+            errors.append(exc)
+            streamer.end()  # generate ends the streamer only when it finishes; without this the consumer waits
+
+    thread = threading.Thread(target=run, name="stream-generate", daemon=True)
+    thread.start()
+    try:
+        for piece in streamer:
+            if piece:
+                yield ChatDelta(content=piece, completion_tokens=generated[0])
+    finally:
+        closed.set()
+        thread.join()
+    if errors:
+        raise errors[0]
+    if stop.is_set():
+        reason = "cancelled"
+    elif generated[0] >= max_new_tokens:
+        reason = "length"
+    else:
+        reason, generated[0] = "stop", max(0, generated[0] - 1)  # the end-of-sequence token is not counted
+    yield ChatDelta(finish_reason=reason, completion_tokens=generated[0])

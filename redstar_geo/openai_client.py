@@ -13,6 +13,10 @@ Usage::
     client = ChatClient(["http://node1:8000/v1", "http://node2:8000/v1"], concurrency=256)
     client.server_stats()                             # per server: requests, failures, in flight, down
 
+    # one reply streamed token by token (``"stream": true``; the demo), from any thread
+    for delta in client.stream_chat({"model": "m", "messages": messages}, stop=stop_event):
+        print(delta.reasoning + delta.content, end="")   # the last delta carries finish_reason and the token count
+
 What it guarantees, whatever the server, a proxy or the network does:
 
 - one total deadline per attempt (``request_timeout``: connecting, sending and reading the whole reply; a server
@@ -51,7 +55,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -72,6 +76,22 @@ class ChatReply:
     error: str | None = None
     attempts: int = 0
     seconds: float = 0.0
+
+
+@dataclass
+class ChatDelta:
+    """One piece of a streamed reply: new answer text and new reasoning text (servers that return the thinking apart,
+    ``reasoning_content``); the last piece carries ``finish_reason`` ("stop", "length", "cancelled") and, when
+    known, ``completion_tokens`` (the tokens generated so far)."""
+
+    content: str = ""
+    reasoning: str = ""
+    finish_reason: str | None = None
+    completion_tokens: int | None = None
+
+
+class StreamError(RuntimeError):
+    """A streamed request that failed; ``str(err)`` is ``"<kind>: <detail>"`` as in :attr:`ChatReply.error`."""
 
 
 class MalformedReply(ValueError):
@@ -130,6 +150,47 @@ def parse_chat_completion(data, n: int) -> ChatReply:
     if n == 1 and isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
         reply.n_tokens = [usage["completion_tokens"]]
     return reply
+
+
+def parse_stream_chunk(data) -> ChatDelta:
+    """Check one decoded ``chat.completion.chunk`` of a streamed reply (its first choice only: the demo asks for one);
+    :class:`MalformedReply` names what is wrong. A chunk without choices (the final usage chunk) is an empty delta."""
+    if not isinstance(data, dict):
+        raise MalformedReply(f"a stream chunk is a JSON {type(data).__name__}, not an object")
+    if "choices" not in data and isinstance(data.get("error"), (dict, str)):
+        error = data["error"]
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise MalformedReply(f"an error object in the stream: {str(message)[:200]}")
+    choices = data.get("choices") or []
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise MalformedReply(f"'choices' of a stream chunk is {json.dumps(choices)[:60]}, not a list of objects")
+    delta = ChatDelta()
+    if choices:
+        message = choices[0].get("delta") or {}
+        if not isinstance(message, dict):
+            raise MalformedReply(f"a stream chunk's 'delta' is {type(message).__name__}, not an object")
+        delta.content = _text_of(message.get("content"), "stream chunk")
+        thinking = message.get("reasoning_content", message.get("reasoning"))
+        delta.reasoning = _text_of(thinking, "stream chunk reasoning")
+        reason = choices[0].get("finish_reason")
+        delta.finish_reason = reason if isinstance(reason, str) and reason else None
+    usage = data.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+        delta.completion_tokens = usage["completion_tokens"]
+    return delta
+
+
+async def _sse_data(response) -> AsyncIterator[bytes]:
+    """The ``data:`` payloads of a server-sent-event stream, up to ``[DONE]`` (comments and other fields skipped:
+    OpenAI-compatible servers send one ``data:`` line per event)."""
+    async for line in response.content:
+        line = line.strip()
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            return
+        yield data
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -380,3 +441,106 @@ class ChatClient:
         for done in self.stream(range(len(bodies)), lambda i: bodies[i]):
             replies.update(done)
         return [replies[i] for i in range(len(bodies))]
+
+    async def stream_completion(self, session, body: dict) -> AsyncIterator[ChatDelta]:
+        """One request with ``"stream": true``: yields :class:`ChatDelta` pieces as the server sends them.
+
+        Retried like :meth:`complete` (timeouts, connection errors, 408/425/429, 5xx) as long as nothing has been
+        received; a failure after the first piece raises :class:`StreamError` (a retry would repeat what the caller
+        already has). Asks for the usage in the last chunk, so the final delta carries the token count.
+        """
+        payload = json.dumps({**body, "stream": True, "stream_options": {"include_usage": True}}).encode()
+        for attempt in range(self.max_retries + 1):
+            server = await self._pick_server()
+            server.in_flight += 1
+            server.requests += 1
+            received, retryable, retry_after = False, False, None
+            try:
+                async with session.post(server.url + "/chat/completions", data=payload, headers=self.headers) as r:
+                    if r.status != 200:
+                        retryable = r.status in RETRY_STATUSES or r.status >= 500
+                        retry_after = retry_after_seconds(r.headers.get("Retry-After"))
+                        error = f"HTTP {r.status}: {_short(await r.read())}"
+                    else:
+                        async for data in _sse_data(r):
+                            try:
+                                delta = parse_stream_chunk(json.loads(data))
+                            except UnicodeDecodeError:
+                                raise StreamError("malformed reply: a stream chunk is not UTF-8") from None
+                            except ValueError as exc:  # not JSON, or MalformedReply
+                                detail = exc if isinstance(exc, MalformedReply) else f"not JSON: {_short(data)!r}"
+                                raise StreamError(f"malformed reply: {detail}") from None
+                            received = True
+                            yield delta
+                        return
+            except asyncio.TimeoutError:
+                retryable, error = True, f"timeout: no complete reply within {self.request_timeout:g} s"
+            except aiohttp.ClientError as exc:
+                detail = " ".join(str(exc).split())[:200] or "no detail"
+                server.failures += 1
+                retryable, error = True, f"connection: {type(exc).__name__}: {detail}"
+            finally:
+                server.in_flight -= 1
+            if received or not retryable or attempt == self.max_retries:
+                raise StreamError(error)
+            logger.debug("%s; retrying (attempt %d of %d)", error, attempt + 2, self.max_retries + 1)
+            await asyncio.sleep(self._backoff(attempt, retry_after))
+
+    def stream_chat(self, body: dict, stop: threading.Event | None = None) -> Iterator[ChatDelta]:
+        """:meth:`stream_completion` for synchronous callers (a Gradio handler): the request runs on an event loop
+        in a background thread. ``stop`` set, or the iterator closed early, cancels the request (the server sees
+        the connection close and stops generating); after ``stop`` a last delta with ``finish_reason="cancelled"``
+        is yielded. Raises :class:`StreamError`."""
+        pieces: queue.Queue = queue.Queue()
+        finished = object()
+
+        async def run():
+            try:
+                timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+                async with aiohttp.ClientSession(timeout=timeout) as session:
+                    async for delta in self.stream_completion(session, body):
+                        pieces.put(delta)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
+                pieces.put(exc)
+            finally:
+                pieces.put(finished)
+
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="openai-stream", daemon=True)
+        thread.start()
+        future = asyncio.run_coroutine_threadsafe(run(), loop)
+        done = False
+        try:
+            while True:
+                try:
+                    item = pieces.get(timeout=0.1)
+                except queue.Empty:
+                    item = None
+                if stop is not None and stop.is_set():
+                    yield ChatDelta(finish_reason="cancelled")
+                    return
+                if item is None:
+                    continue
+                if item is finished:
+                    done = True
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if not done:  # stopped early: cancel the request and let it unwind (closing the connection)
+                future.cancel()
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    try:
+                        if pieces.get(timeout=0.5) is finished:
+                            break
+                    except queue.Empty:
+                        if future.done():
+                            break
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(30)
+            if not loop.is_running():
+                loop.close()
