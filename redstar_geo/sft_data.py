@@ -263,20 +263,29 @@ def load_sft_samples(path: str, issues: IssueLog, split: str = "train") -> list[
     return samples
 
 
-def _load(path: str, issues: IssueLog, split: str) -> tuple[list[SFTSample], list[SFTRecordError]]:
+def iter_records(
+    path: str, issues: IssueLog, split: str = "train", what: str = "SFT"
+) -> tuple[Iterable[tuple[int | None, Any]], Path | None]:
+    """``(rows, image_root)``: the ``(line number or None, record)`` of a JSONL/JSON file or a Hugging Face dataset
+    (hub id or ``save_to_disk`` directory), and the directory relative image paths start from (``None`` for a
+    dataset). Unreadable JSONL lines go to ``issues``; ``what`` names the data in errors (``"SFT"``, ``"DPO"``)."""
     p = Path(path)
     if p.suffix == ".jsonl":
         rows = ((line, rec) for line, rec in iter_jsonl(p, issues))
     elif p.suffix == ".json":
         data = read_json(p)
         if not isinstance(data, list):
-            raise DataError(f"{p}: a JSON SFT file must be a list of records (LLaMA-Factory format)")
+            raise DataError(f"{p}: a JSON {what} file must be a list of records (LLaMA-Factory format)")
         rows = ((None, rec) for rec in data)
     elif p.exists() or is_hub_id(path):
         rows = ((None, rec) for rec in load_hf_rows(path, split))
     else:
-        raise DataError(f"{path}: SFT data not found (a .jsonl/.json file, a saved dataset, or a hub dataset id)")
-    image_root = p.parent if p.is_file() else None
+        raise DataError(f"{path}: {what} data not found (a .jsonl/.json file, a saved dataset, or a hub dataset id)")
+    return rows, (p.parent if p.is_file() else None)
+
+
+def _load(path: str, issues: IssueLog, split: str) -> tuple[list[SFTSample], list[SFTRecordError]]:
+    rows, image_root = iter_records(path, issues, split)
     samples, errors = [], []
     seen = set()
     for index, (line, rec) in enumerate(rows):

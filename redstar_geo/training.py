@@ -266,6 +266,7 @@ class TrainingResult:
     data: Any  # the data loader's report: .kept, .total, .dropped, .format() (redstar_geo.sft_data.SFTReport)
     trainable_parameters: int = 0
     frozen_parameters: int = 0
+    log_history: list[dict] = field(default_factory=list)  # the trainer's logged entries (loss, DPO's rewards/...)
 
 
 def resolve_resume(resume: str | None, output_dir: str) -> str | None:
@@ -433,6 +434,7 @@ def train_and_save(trainer, processor, resume: str | None, data) -> TrainingResu
         data=data,
         trainable_parameters=trainable,
         frozen_parameters=frozen,
+        log_history=list(trainer.state.log_history),
     )
 
 
