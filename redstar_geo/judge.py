@@ -28,7 +28,10 @@ precision. Numbers are evaluated by a small recursive-descent parser (no ``eval`
 Cost: answer phrases are found by walking back from the end of the response trigger word by trigger word ("answer",
 "option", "选", ...; ``bytes.rfind``, not a regex scan), trying each phrase pattern only where its trigger stands,
 and at most a fixed number of statements are examined; a response is read from its last ``TAIL_CHARS``. So a 1 MB
-response or a 100k-character repetition loop costs about what a short response does.
+response or a 100k-character repetition loop costs about what a short response does. A response ending in a
+``\\boxed{}`` is answered without that walk (no trigger word after the box); the patterns searched back from a
+trigger are searched only after the last character their match cannot hold; captured answers and value comparisons
+are remembered (answers repeat). ``tests/test_judge_speedups.py`` checks each shortcut against the search it replaces.
 """
 
 from __future__ import annotations
@@ -254,7 +257,9 @@ _CHOICE_LABEL = re.compile(r"(?:^|(?<=[\s,;]))[(\[]?([A-H])(?:[)\]][ \t]{0,4}|[.
 # inline "... . Question: ...", the sentence end before it checked behind the word. A pattern starting with a
 # character class would be tried character by character, several times slower on a long response.)
 _INVENTED = re.compile(
-    r"\n[ \t>#*]{0,8}(?:(?:Question|QUESTION|Q|Problem|Hint|Human|User|USER|Instruction|Exercise|Example|"
+    # (The lookahead is the alternatives' first characters: a line break before none of them fails at once.)
+    r"\n[ \t>#*]{0,8}(?=[QPHUIEFTuh<问题练例])"
+    r"(?:(?:Question|QUESTION|Q|Problem|Hint|Human|User|USER|Instruction|Exercise|Example|"
     r"Practice(?: problem)?|Follow-up(?: question)?|问题|题目|练习|例题)[ \t]{0,4}\d{0,3}[ \t*]{0,4}[:：]"
     r"|(?:Here's|Here is|Try)[^\n]{0,40}(?:similar|another|practice|follow-up)[^\n]{0,30}"
     r"(?:problem|question|exercise)|(?:<\|im_start\|>)?(?:user|human|USER|Human)[ \t]*\n)"  # a chat turn leaked
@@ -294,6 +299,34 @@ _MATH_TEXT = re.compile(r"[0-9A-Za-z \t\\{}()\[\]^_+\-*/=.,<>≤≥|√π∠°'�
 # An unevaluated computation: numbers joined by + - × ÷ (no √, π or fraction, which exact answers have).
 _COMPUTATION = re.compile(r"\d[°%]?[ \t]{0,4}(?:[-+*×÷−]|\\times|\\cdot|\\div)[ \t]{0,4}[\d(]")
 _EXACT_FORM = re.compile(r"sqrt|√|pi|π|frac|\^")
+
+
+# Patterns of the helpers below, compiled once (re.sub(pattern, ...) looks each up in re's cache on every call).
+_TEXT_COMMAND = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname)[ \t]*\{([^{}]{0,200})\}")
+_LATEX_SPACE = re.compile(r"\\(?:[ ,;:!]|q?quad(?![A-Za-z]))")
+_TRAILING_PUNCTUATION = re.compile(r"[ \t]*[.。!！;；,，:：]+$")
+_OPTION_WORD = re.compile(r"(?i)^[(（]?(?:option|choice|选项)[)）]?[ \t]{0,4}(?=[(（]?[A-H](?![A-Za-z0-9]))")
+_EQUALS = re.compile(r"[=≈]")
+_AT_WORD = re.compile(r"(?i)^(?:located[ \t]+)?at[ \t]+")
+_SIZE_WORD = re.compile(r"(?i)[ \t]+(?:high|tall|long|wide|deep|away|in[ \t]length)$")
+_TRAILING_PARENTHESES = re.compile(r"[ \t]*\([^()]{1,60}\)$")
+_MATH_SIGN = re.compile(r"[=^\\()\[\]²³]")
+_OPEN_END = re.compile(r"(?:[-+*/=−×÷^(]|\\[A-Za-z]+)[ \t]*$")
+_LONG_WORD = re.compile(r"[A-Za-z]{3,}")
+_MATH_MARK = re.compile(r"\d|\\|[=<>^_√π∠]")
+_CLAUSE_SEPARATOR = re.compile(r"[,;，；][ \t]*")
+_BARE_LOWER_LETTER = re.compile(r"[(\[]?[a-h][)\]]?\.?")
+_ENDING_SENTENCE_END = re.compile(r"[。！!；;]|[.?？](?:[ \t]|$)")
+_LINE_MARKUP = re.compile(r"^[ \t*#>-]{0,8}")
+_LONE_NUMBER = re.compile(r"(?<![A-Za-z∠_.\d])\d+(?:\.\d+)?")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_BRACKETED_VALUE = re.compile(r"[(\[][^A-Za-z]{1,30}[)\]]")
+_DIGIT = re.compile(r"\d")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_FRAC_DIGITS = re.compile(r"frac(\d)(\d)")
+_SQRT_NUMBER = re.compile(r"sqrt(\d+(?:\.\d+)?)")
+_DECIMAL_PLACES = re.compile(r"(?<![\d.])\d+\.(\d+)(?![\d.])")
+_ANSWER_LINE = re.compile(r"[(（]?[A-H][)）]?(?:[.:：)][^\n]{0,36})?|[(（]?[a-h][)）]?(?:[)）][^\n]{0,36})?")
 
 
 def _normalize_text(text: str) -> str:
@@ -358,16 +391,16 @@ def _strip_wrappers(ans: str) -> str:
     elif _BOXED.search(s):  # "\boxed{B = ∠B = ..." cut off by the token limit: no answer was stated
         return ""
     s = _TAGS.sub("", s)
-    s = re.sub(r"\\(?:text|textbf|mathrm|mathbf|operatorname)[ \t]*\{([^{}]{0,200})\}", r"\1", s)
-    s = re.sub(r"\\(?:[ ,;:!]|q?quad(?![A-Za-z]))", " ", s)  # LaTeX spacing: "C\ (65^\circ)"
+    s = _TEXT_COMMAND.sub(r"\1", s)
+    s = _LATEX_SPACE.sub(" ", s)  # LaTeX spacing: "C\ (65^\circ)"
     s = s.replace("**", "").replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
     s = s.strip().strip("$").strip()
     if s.startswith("<") and s.endswith(">"):  # "The final answer is: <60>"
         s = s[1:-1].strip()
     s = s.strip("\"'`“”‘’「」")
-    s = re.sub(r"[ \t]*[.。!！;；,，:：]+$", "", s)
+    s = _TRAILING_PUNCTUATION.sub("", s)
     # "option D", "(option) D", "choice (D)" -> "D"
-    s = re.sub(r"(?i)^[(（]?(?:option|choice|选项)[)）]?[ \t]{0,4}(?=[(（]?[A-H](?![A-Za-z0-9]))", "", s)
+    s = _OPTION_WORD.sub("", s)
     return s.strip()
 
 
@@ -393,7 +426,7 @@ def _cut_sentence(ans: str) -> tuple[str, bool]:
 def is_computation(value: str) -> bool:
     """Whether ``value`` is arithmetic still to be done (``180° − 30° − 90``), not a stated result (``4√2``, ``3/2``,
     ``x = 90 - 40 = 50``): a response cut off mid-calculation states no answer."""
-    rhs = re.split(r"[=≈]", value)[-1]
+    rhs = _EQUALS.split(value)[-1]
     return bool(_COMPUTATION.search(rhs)) and not _EXACT_FORM.search(rhs)
 
 
@@ -430,10 +463,10 @@ def _statement_value(sentence: str, whole: bool) -> str | None:
         return None
     value = _strip_wrappers(rest if whole else _cut_sentence(rest)[0])
     value = _LEADING_WORDS.sub("", value).strip()  # "approximately 8.25 units", "option C"
-    value = re.sub(r"(?i)^(?:located[ \t]+)?at[ \t]+", "", value)  # "the vertex is at (2, -2)"
-    value = re.sub(r"(?i)[ \t]+(?:high|tall|long|wide|deep|away|in[ \t]length)$", "", value)  # "7.5 meters high"
+    value = _AT_WORD.sub("", value)  # "the vertex is at (2, -2)"
+    value = _SIZE_WORD.sub("", value)  # "7.5 meters high"
     if not _looks_like_answer(value):  # "9π square centimeters (about 28.27 cm²)"
-        value = re.sub(r"[ \t]*\([^()]{1,60}\)$", "", value) or value
+        value = _TRAILING_PARENTHESES.sub("", value) or value
     if is_computation(value) or not (_looks_like_answer(value) or _is_math_text(value)):
         return None
     return value
@@ -441,11 +474,11 @@ def _statement_value(sentence: str, whole: bool) -> str | None:
 
 def _is_math_text(value: str) -> bool:
     """A short non-numeric math answer: ``(2, -2)``, ``y = 2x + 1``, ``\\frac{x^2}{81}+\\frac{y^2}{9}=1``."""
-    if not _MATH_TEXT.fullmatch(value) or not re.search(r"[=^\\()\[\]²³]", value):
+    if not _MATH_TEXT.fullmatch(value) or not _MATH_SIGN.search(value):
         return False
-    if re.search(r"(?:[-+*/=−×÷^(]|\\[A-Za-z]+)[ \t]*$", value) or value.count("(") != value.count(")"):
+    if _OPEN_END.search(value) or value.count("(") != value.count(")"):
         return False  # cut off: "OC = √(5² −", "= \\frac"
-    return not re.search(r"[A-Za-z]{3,}", _MATH_NAMES.sub("", value))
+    return not _LONG_WORD.search(_MATH_NAMES.sub("", value))
 
 
 def _has_words(text: str) -> bool:
@@ -457,9 +490,10 @@ def _has_words(text: str) -> bool:
 _HEDGED = object()  # what _clean_candidate returns for a statement that hedges: final, but no answer
 
 
+@functools.lru_cache(maxsize=8192)
 def _clean_candidate(ans: str, method: str) -> str | object | None:
     """The answer a statement gives, None when it gives none (see the module docstring), or ``_HEDGED`` when it
-    hedges between answers."""
+    hedges between answers. Remembered: answers repeat ("B", "140°")."""
     ans = _normalize_text(ans)  # here, not on the whole response: a captured answer is short
     corrected = _NOT_THIS_BUT.match(ans)
     if corrected:  # "the answer is not A, it is C"
@@ -472,6 +506,13 @@ def _clean_candidate(ans: str, method: str) -> str | object | None:
         ans, question = _cut_sentence(ans)
         if question:
             return None
+    return _clean_answer(ans, method)
+
+
+@functools.lru_cache(maxsize=8192)
+def _clean_answer(ans: str, method: str) -> str | None:
+    """The rest of :func:`_clean_candidate`, on the statement's answer part alone (remembered: the part is often the
+    same when the statements around it differ)."""
     cleaned = _strip_wrappers(ans)
     cleaned = _LEADING_WORDS.sub("", cleaned).strip() if _LEADING_WORDS.match(cleaned) else cleaned
     if not cleaned or _NOT_AN_ANSWER.match(cleaned):
@@ -485,9 +526,9 @@ def _clean_candidate(ans: str, method: str) -> str | object | None:
         value = _statement_value(cleaned, whole=False)
         if value is not None and _has_words(cleaned.rpartition(value)[0]):
             return value
-        if len(cleaned.split()) > 6 and not re.search(r"\d|\\|[=<>^_√π∠]", cleaned):
+        if len(cleaned.split()) > 6 and not _MATH_MARK.search(cleaned):
             return None  # an explanation, not an answer
-        last_clause = re.split(r"[,;，；][ \t]*", cleaned)[-1]
+        last_clause = _CLAUSE_SEPARATOR.split(cleaned)[-1]
         if "=" in last_clause and last_clause != cleaned and to_number(last_clause) is not None:
             return last_clause  # "<answer>2x + 10 = 50, x = 20</answer>"
     return cleaned[:MAX_ANSWER_CHARS]
@@ -512,6 +553,23 @@ def _triggers(text: str) -> Iterator[tuple[int, str]]:
             heapq.heappush(heap, (-previous, word, haystack, needle))
 
 
+# What the matches of the patterns that end at the end of their window ($) cannot hold: a match starts after the
+# window's last such character, so only the rest of the window is searched (several times faster: these patterns
+# start with a case-insensitive choice or a lookbehind, tried at every position they are given).
+_NOT_IN_MATCH = {_IS_THE_LEAD: "\n.;:!?，。=", _CONDITION: ".!?。\n"}
+
+
+def _search_to_end(pattern: re.Pattern, text: str, start: int, end: int) -> re.Match | None:
+    """``pattern.search(text, start, end)``, the same match, looked for only after the last character in the window
+    that no match of ``pattern`` can hold (:data:`_NOT_IN_MATCH`); ``$`` also matches before a line break that ends
+    the window, which the match then does not hold."""
+    stops = _NOT_IN_MATCH.get(pattern)
+    if stops is not None and start < end:
+        limit = end - 1 if text[end - 1] == "\n" else end
+        start = max(start, max(map(text.rfind, stops, itertools.repeat(start), itertools.repeat(limit))) + 1)
+    return pattern.search(text, start, end)
+
+
 def _phrase_candidates(text: str) -> Iterator[tuple[int, str, str]]:
     """(position, raw answer, method) of the answer phrases in ``text``, latest first."""
     for pos, word in itertools.islice(_triggers(text), MAX_TRIGGERS):
@@ -521,16 +579,29 @@ def _phrase_candidates(text: str) -> Iterator[tuple[int, str, str]]:
             m = pattern.match(text, pos)
             if m is None:
                 continue
-            before = lead.search(text, max(0, pos - 80), pos) if lead is not None else None
+            before = _search_to_end(lead, text, max(0, pos - 80), pos) if lead is not None else None
             if lead is not None and before is None:
                 continue
-            condition = _CONDITION.search(text, max(0, pos - 160), pos)
+            condition = _search_to_end(_CONDITION, text, max(0, pos - 160), pos)
             if condition and _HYPOTHETICAL_VERB.search(text, condition.start(), m.end()):
                 continue  # "Alternatively, if 2 is the leg, the answer would be √5": a case weighed, not chosen
             found = {**(before.groupdict() if before else {}), **{k: v for k, v in m.groupdict().items() if v}}
             ans = found.get("ans") or found.get("ans2")  # at the trigger, or before it ("(C) is correct")
             if ans:
                 yield pos, ans, method
+
+
+_PENDING = object()  # a phrase candidate not looked for yet
+
+
+# Any trigger word as _triggers finds them (ASCII ones in any case, ASCII case folding only: the same as its
+# bytes.lower()).
+_ANY_TRIGGER = re.compile("|".join(map(re.escape, _PHRASES)), re.IGNORECASE | re.ASCII)
+
+
+def _trigger_after(text: str, start: int) -> bool:
+    """Whether a trigger word (as :func:`_triggers` finds them) starts after ``start``: then an answer phrase may."""
+    return _ANY_TRIGGER.search(text, start + 1) is not None
 
 
 def _from_markers(text: str) -> Extraction | None:
@@ -540,9 +611,13 @@ def _from_markers(text: str) -> Extraction | None:
     tagged += [(start, body, "answer_tag") for start, body in _answer_tags(text)]
     tagged.sort(key=lambda c: c[0])
     phrases = _phrase_candidates(text)
-    phrase = next(phrases, None)
+    # The latest phrase is looked for only once no box or tag is known to come after every trigger word: a response
+    # ending in \boxed{} is answered without a walk through its trigger words.
+    phrase = _PENDING
     for _ in range(MAX_CANDIDATES):
-        if tagged and (phrase is None or tagged[-1][0] >= phrase[0]):
+        if phrase is _PENDING and (not tagged or _trigger_after(text, tagged[-1][0])):
+            phrase = next(phrases, None)
+        if tagged and (phrase is None or phrase is _PENDING or tagged[-1][0] >= phrase[0]):
             _, ans, method = tagged.pop()
         elif phrase is not None:
             _, ans, method = phrase
@@ -557,12 +632,25 @@ def _from_markers(text: str) -> Extraction | None:
     return None
 
 
+def _contains(text: str, word: str, tries: int = 8) -> bool:
+    """``word in text``, found from the occurrences of its first character when there are few (a search for one
+    character is several times faster than for a word)."""
+    at = text.find(word[0])
+    for _ in range(tries):
+        if at < 0:
+            return False
+        if text.startswith(word, at):
+            return True
+        at = text.find(word[0], at + 1)
+    return word in text
+
+
 def _drop_invented_question(text: str) -> str:
     """``text`` up to a "Question: ..." the model invented after it had answered (the answer to the invented one is
     not the answer to this one)."""
     starts = [m.start() for m in _INVENTED.finditer(text)]
     for word, pattern in _INVENTED_INLINE.items():
-        if word in text:  # a plain substring search first: most responses hold none of the words
+        if _contains(text, word):  # most responses hold none of the words
             starts += [m.start() - 1 for m in pattern.finditer(text)]  # from the space before the word
     for start in sorted(starts)[:3]:
         if _from_markers(text[:start]) is not None:
@@ -584,7 +672,7 @@ def _from_ending(text: str) -> Extraction:
         return Extraction(None, "none")  # a repetition loop ends nothing
     one_line = len(lines) == 1
     lines = [_normalize_text(line) for line in lines[-2:]]
-    if one_line and len(text) < ENDING_CHARS and re.fullmatch(r"[(\[]?[a-h][)\]]?\.?", lines[0]):
+    if one_line and len(text) < ENDING_CHARS and _BARE_LOWER_LETTER.fullmatch(lines[0]):
         return Extraction(lines[0].strip("()[].").upper(), "bare")  # the whole response is "b" or "(a)": a choice
     # A last line longer than ENDING_CHARS is read from its end only, and its first sentence seen may be cut.
     cut = len(lines[-1]) > ENDING_CHARS or (one_line and len(text) > 2 * ENDING_CHARS)
@@ -600,11 +688,11 @@ def _from_ending(text: str) -> Extraction:
     if not cut and not (keyword and "=" in last) and _looks_like_answer(last) and not _lists_choices(last):
         return Extraction(None, "none") if is_computation(last) else Extraction(last, "bare")
     # The last statement: "... = 145°。所以∠BOC=145°" / "... Thus x = 5." / "The perimeter of ABCD is 24."
-    sentences = [s.strip() for s in re.split(r"[。！!；;]|[.?？](?:[ \t]|$)", last_line.rstrip(" \t.。!！*"))]
+    sentences = [s.strip() for s in _ENDING_SENTENCE_END.split(last_line.rstrip(" \t.。!！*"))]
     sentences = [s for s in sentences if s]
     if not sentences or (cut and len(sentences) == 1):
         return Extraction(None, "none")
-    sentence = re.sub(r"^[ \t*#>-]{0,8}", "", sentences[-1])
+    sentence = _LINE_MARKUP.sub("", sentences[-1])
     keyword = _CONCLUSION_WORD.match(sentence)
     inside = list(_CONCLUSION_INSIDE.finditer(sentence))
     conclusion = sentence[keyword.end() :] if keyword else sentence[inside[-1].end() :] if inside else None
@@ -623,8 +711,8 @@ def _from_ending(text: str) -> Extraction:
 
 def _only_value(clause: str) -> str | None:
     """The one number a Chinese conclusion without a verb ends with, "所以旗杆高10.8米" -> "10.8米"."""
-    numbers = list(re.finditer(r"(?<![A-Za-z∠_.\d])\d+(?:\.\d+)?", clause))
-    if len(numbers) != 1 or not re.search(r"[\u4e00-\u9fff]", clause):
+    numbers = list(_LONE_NUMBER.finditer(clause))
+    if len(numbers) != 1 or not _HAN.search(clause):
         return None
     value = clause[numbers[0].start() :].strip()
     return value if to_number(value) is not None else None
@@ -634,11 +722,9 @@ def _looks_like_answer(line: str) -> bool:
     """A short line that is only an answer: a letter, ``(C) 145°``, a number with unit, a short LaTeX value."""
     if len(line) > 40 or not line:
         return False
-    if re.fullmatch(
-        r"[(（]?[A-H][)）]?(?:[.:：)][^\n]{0,36})?|[(（]?[a-h][)）]?(?:[)）][^\n]{0,36})?", line
-    ) or _LETTER_LIST.match(line):
+    if _ANSWER_LINE.fullmatch(line) or _LETTER_LIST.match(line):
         return True
-    if re.fullmatch(r"[(\[][^A-Za-z]{1,30}[)\]]", line) and _is_math_text(line):  # "(1, -3)", "[-4, 0)"
+    if _BRACKETED_VALUE.fullmatch(line) and _is_math_text(line):  # "(1, -3)", "[-4, 0)"
         return True
     return to_number(line) is not None
 
@@ -707,13 +793,13 @@ def _value_part(s: str) -> str | None:
         label, _, rest = s.partition(":")
         if rest.strip() and _LABEL_OK.match(label) and len(label) <= 24:  # "Answer: 5", "A: 5", "Area: 9π"
             s = rest
-    sides = re.split(r"[=≈]", s)
+    sides = _EQUALS.split(s)
     if len(sides) == 1:
         return s
     # A chain "r = C/(2π) = 10π/(2π) = 5" starts at a name or a number; the sides between are any formulas. A first
     # side holding a digit next to a variable ("2x + 10 = 50", "x^2 + y^2 = 25") makes an equation, not a value.
     first = sides[0]
-    symbols = not re.search(r"\d", first) and not _has_words(first)  # "∠EGF = ½∠BEF = ..."
+    symbols = not _DIGIT.search(first) and not _has_words(first)  # "∠EGF = ½∠BEF = ..."
     if first.strip() and not (symbols or _LABEL_OK.match(first) or _plain_number(first) is not None):
         return None
     if any(_has_words(side) or _CLAUSE_BREAK.search(side) for side in sides[1:-1]):
@@ -759,11 +845,11 @@ def to_number(text: str) -> float | None:
         s = f"{ratio.group(1)}/{ratio.group(2)}"
     if s.endswith("%") or s.endswith("\\%"):
         s = s.rstrip("%").rstrip("\\")
-    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", s):  # 1,000
+    if _THOUSANDS.fullmatch(s):  # 1,000
         s = s.replace(",", "")
     s = _latex_to_plain(s)
-    s = re.sub(r"frac(\d)(\d)", r"frac(\1)(\2)", s)  # \frac12
-    s = re.sub(r"sqrt(\d+(?:\.\d+)?)", r"sqrt(\1)", s)  # √3
+    s = _FRAC_DIGITS.sub(r"frac(\1)(\2)", s)  # \frac12
+    s = _SQRT_NUMBER.sub(r"sqrt(\1)", s)  # √3
     return evaluate_expression(s)
 
 
@@ -888,7 +974,7 @@ class _Parser:
 def _decimals(text: str) -> int | None:
     """Decimal places written in a plain decimal number ("18.80" -> 2, "x = 4√2 ≈ 5.66" -> 2); None otherwise."""
     value = value_text(text) or ""
-    m = re.search(r"(?<![\d.])\d+\.(\d+)(?![\d.])", value)
+    m = _DECIMAL_PLACES.search(value)
     return len(m.group(1)) if m and to_number(value) is not None and "sqrt" not in _latex_to_plain(value) else None
 
 
@@ -931,8 +1017,10 @@ def _closing_paren(s: str, open_index: int) -> int | None:
 _TEXT_LABEL = re.compile(r"^(?:[a-z]{2,}[a-z]{0,20}|[a-z](?:_?[0-9a-z])?(?:\([a-z]\))?)[=:](?=.)")
 
 
+@functools.lru_cache(maxsize=8192)
 def values_equal(pred: str, gold: str, answer_type: str = "text", precision: int | None = None) -> tuple[bool, str]:
-    """Whether two answer values are the same, with a reason. Numbers compare by value (units and ° ignored)."""
+    """Whether two answer values are the same, with a reason. Numbers compare by value (units and ° ignored).
+    Remembered: answers and choices repeat."""
     p, g = to_number(pred), to_number(gold)
     if p is not None and g is not None:
         if answer_type == "integer" and precision is None:
@@ -1142,7 +1230,7 @@ def _judge_free_form(ext: Extraction, problem: Problem) -> Verdict:
         return Verdict(False, "no_answer", answer, None, ext.method, reason)
     # No choices to name: "(B) 5" / "A: 5" state the value 5.
     value = _prose_value(ref.value) if ref is not None else answer
-    if to_number(gold) is not None and to_number(value) is None and not re.search(r"\d", value):
+    if to_number(gold) is not None and to_number(value) is None and not _DIGIT.search(value):
         reason = f"{answer!r} states no value"  # "∠ADC = ∠ABC" for a numeric gold
         return Verdict(False, "no_answer", answer, None, ext.method, reason)
     ok, why = values_equal(value, gold, problem.answer_type, problem.precision)

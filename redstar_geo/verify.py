@@ -23,8 +23,9 @@ them against it).
 Cost: about a million traces are verified per run, so every filter is built to cost little per trace: it looks only
 where its evidence can be (the signs of calculations, the answer after ``</think>``, the trace's tail for loops), does
 its scanning in a few C-level passes (regexes that start with a fixed string, ``str``/``bytes`` methods) rather than
-a Python loop per character or word, and reads what recurs once (calculations and their sides are cached by text).
-Inputs of 100k+ characters cost time in proportion to their length. ``benchmarks/bench_verify.py`` measures it.
+a Python loop per character or word, and reads what recurs once (calculations and their sides are cached by text;
+a plain or LaTeX calculation with new numbers by its shape, compiled once into a function of its numbers). Inputs of
+100k+ characters cost time in proportion to their length. ``benchmarks/bench_verify.py`` measures it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import itertools
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from redstar_geo.judge import (
@@ -378,10 +379,26 @@ _TERMINAL = tuple(".。!！?？)）]】}$*>\"'”’`|°")
 _OPEN_BOX = re.compile(r"\\boxed\s*\{[^{}]*$")
 
 
+def _unclosed_think(trace: str, tries: int = 16) -> bool:
+    """``trace.count("<think>") > trace.count("</think>")``, counted at the few "<" of a trace (a search for one
+    character is several times faster than for a word; neither tag overlaps itself)."""
+    opened = closed = 0
+    at = trace.find("<")
+    for _ in range(tries):
+        if at < 0:
+            return opened > closed
+        if trace.startswith("<think>", at):
+            opened += 1
+        elif trace.startswith("</think>", at):
+            closed += 1
+        at = trace.find("<", at + 1)
+    return trace.count("<think>") > trace.count("</think>")
+
+
 def check_truncation(trace: str, problem: Problem, config: VerifyConfig) -> str | None:
     """``unclosed_think`` for a ``<think>`` never closed; ``truncated`` for a trace cut off: an unclosed
     ``\\boxed{``, or a last line that ends mid-sentence and states no answer."""
-    if trace.count("<think>") > trace.count("</think>"):
+    if _unclosed_think(trace):
         return "unclosed_think"
     end = trace.rstrip()
     if not end:
@@ -416,8 +433,9 @@ def check_length(trace: str, problem: Problem, config: VerifyConfig) -> str | No
 # search when "=" is the trace's only sign), matches each run's rest forward from its first sign and its start
 # backward, on the reversed text with the tokens reversed: the same runs a left-to-right scan of every run would find
 # (tests/test_verify.py checks this against such a scan). What a run's text states is read once per distinct text
-# (_calculation, cached); the context around a run is looked at only when its text holds a wrong calculation, and a
-# correction only when a wrong calculation survives that.
+# (_calculation, cached; a plain or LaTeX run with new numbers by its compiled shape, _plain_all_right); the context
+# around a run is looked at only when its text holds a wrong calculation, and a correction only when a wrong
+# calculation survives that.
 # The characters of a run outside its named tokens (spaces and the signs are added where they belong).
 _PLAIN = r"0-9.+\-−–×÷*/^(){}\[\]√π°²³½⅓¼¾⅔·⋅＋－０-９"
 _NAMED_NO_SIGN = (
@@ -442,7 +460,7 @@ _RUN_REST = rf"[{_PLAIN} \t=≈＝]*(?:(?=[\\cmdkus])(?:(?:{_NAMED_TOKEN})[{_PLA
 # calculation and is passed over.
 _SIGN_REST = rf"[ \t]*(?:{_NAMED_TOKEN}|[{_PLAIN}=≈＝]){_RUN_REST}"
 _EQUALS_RUN = re.compile(rf"={_SIGN_REST}")
-_SIGN_RUN = re.compile(rf"(?:[=≈＝]|{_APPROX}){_SIGN_REST}")
+_APPROX_SIGN = re.compile(_APPROX)
 _PLAIN_REVERSED = r"0-9.+\-−–×÷*/^(){\[\]√π°²³½⅓¼¾⅔·⋅＋－０-９ \t"  # no "}": it may end "\text{cm}"
 _REVERSED_LEFT = re.compile(
     rf"[{_PLAIN_REVERSED}]*(?:(?=[ctsvidme,;!}}\\])(?:(?:{_NAMED_REVERSED}|\}})[{_PLAIN_REVERSED}]*)+|)"
@@ -503,14 +521,20 @@ _KEY_SPELLING = str.maketrans(
 )
 _KEY_COMMANDS = (("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"))
 _NUMBER_KEY = re.compile(r"[\d.]+")
-# A side of plain arithmetic: decimal numbers, maybe in degrees, joined by + - × ÷ / · (read by _plain_value); a
-# unit after the last number and a full stop after the side (which the judge's reading drops too) may follow ...
-_PLAIN_SIDE_TEXT = r"[ \t]*[0-9]+(?:\.[0-9]+)?[ \t]*°?(?:[ \t]*[-+−×÷*/·][ \t]*[0-9]+(?:\.[0-9]+)?[ \t]*°?)*"
+# A side of plain arithmetic: decimal numbers, maybe in degrees, joined by + - × ÷ / · (read by _plain_value), a
+# parenthesised group of them as an operand ("2 × (12 + 5)", one level, after an operator or first); a unit after
+# the last number and a full stop after the side (which the judge's reading drops too) may follow ...
+_PLAIN_TERMS = r"[0-9]+(?:\.[0-9]+)?[ \t]*°?(?:[ \t]*[-+−×÷*/·][ \t]*[0-9]+(?:\.[0-9]+)?[ \t]*°?)*"
+_PLAIN_OPERAND = rf"(?:[0-9]+(?:\.[0-9]+)?[ \t]*°?|\([ \t]*{_PLAIN_TERMS}[ \t]*\))"
+_PLAIN_SIDE_TEXT = rf"[ \t]*{_PLAIN_OPERAND}(?:[ \t]*[-+−×÷*/·][ \t]*{_PLAIN_OPERAND})*"
 _PLAIN_SIDE = re.compile(rf"({_PLAIN_SIDE_TEXT})(?:[ \t]*(?:cm|mm|dm|km|m)(?:²|³|\^[23])?)?[ \t.]*")
-_PLAIN_TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[-+−×÷*/·]")
+_PLAIN_TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[-+−×÷*/·()]")
 # ... and a run of plain arithmetic only: plain sides (or none) between signs, a full stop only at its very end, so
-# that no list marker or enumeration label starts it and no full stop splits it (read by _read_plain_run).
-_PLAIN_RUN_TEXT = re.compile(rf"(?:{_PLAIN_SIDE_TEXT})?(?:[ \t]*[=≈＝](?:{_PLAIN_SIDE_TEXT})?)+[ \t]*\.?")
+# that no list marker or enumeration label starts it and no full stop splits it (read by _read_plain_run); group 2:
+# the run ends in a full stop with spaces after it ("= 93. "), which ends the run's one sentence (see _read_run).
+_PLAIN_RUN_TEXT = re.compile(
+    rf"((?:{_PLAIN_SIDE_TEXT})?(?:[ \t]*[=≈＝](?:{_PLAIN_SIDE_TEXT})?)+[ \t]*)(?:(\.[ \t]+)|\.?)"
+)
 # A side of LaTeX or Unicode arithmetic (degrees dropped): numbers, + - × ÷ / · ^, parentheses and braces, √, π, ² ³,
 # ½ ⅓ ¼ ¾ ⅔, \frac{}{}, \sqrt, \times, \cdot, \div, \pi, \left( \right), ending in a value. Left out, for the judge's
 # full reading: two multiplication signs in a row (read as a power, **), a superscript before a digit ("2²3" is
@@ -566,8 +590,28 @@ _CACHED_CHARS = 300
 
 def _plain_value(side: str) -> float | None:
     """The value of a side of plain arithmetic (:data:`_PLAIN_SIDE`), computed as :func:`to_number` computes it:
-    the same floats, combined in the same order (products and quotients first, then left to right)."""
+    the same floats, combined in the same order (a parenthesised group first, then products and quotients, then
+    left to right)."""
     tokens = _PLAIN_TOKEN.findall(side)
+    if "(" in tokens:  # each group's value as one operand
+        flat, i = [], 0
+        while i < len(tokens):
+            if tokens[i] == "(":
+                close = tokens.index(")", i)
+                group = _plain_tokens_value(tokens[i + 1 : close])
+                if group is None:
+                    return None
+                flat.append(group)
+                i = close + 1
+            else:
+                flat.append(tokens[i])
+                i += 1
+        tokens = flat
+    return _plain_tokens_value(tokens)
+
+
+def _plain_tokens_value(tokens: list) -> float | None:
+    """:func:`_plain_value` of its tokens: operands (number text or float) between operators."""
     total, adding, term = None, True, float(tokens[0])
     for i in range(1, len(tokens), 2):
         operator_, number = tokens[i], float(tokens[i + 1])
@@ -683,18 +727,26 @@ def _latex_value(side: str) -> float | None | bool:
     judge's evaluator (:func:`_evaluate`) on the plain text the judge's reading turns it into; ``False`` for a side
     outside that form. What the judge's full reading does besides (labels, units, ratios, percentages, thousands)
     changes nothing in such a side; tests/test_verify.py checks the two readings against each other."""
+    side = _latex_plain(side, _LATEX_SIDE, _SQRT_NUMBER)
+    return False if side is None else _evaluate(_EXPRESSION_TOKEN.findall(side))
+
+
+def _latex_plain(side: str, side_form: re.Pattern, sqrt_number: re.Pattern) -> str | None:
+    """A side of LaTeX or Unicode arithmetic in the plain spelling the judge's evaluator reads (degrees dropped,
+    commands and characters spelled out), or None outside ``side_form``; the same steps for a side and for its
+    shape (numbers written ``#``), which differ only in the two patterns."""
     if "°" in side or "circ" in side or "º" in side or "degree" in side:
         side = _DEGREE.sub("", side)
     side = side.rstrip(" \t.。").strip()
-    if not _LATEX_SIDE.fullmatch(side):
-        return False
+    if not side_form.fullmatch(side):
+        return None
     if "\\" in side:
         for command, plain in _LATEX_COMMANDS:
             side = side.replace(command, plain)
     side = side.translate(_LATEX_CHARACTERS)
     if "sqrt" in side:
-        side = _SQRT_NUMBER.sub(r"sqrt(\1)", side)
-    return _evaluate(_EXPRESSION_TOKEN.findall(side))
+        side = sqrt_number.sub(r"sqrt(\1)", side)
+    return side
 
 
 def _side_value(side: str) -> float | None:
@@ -845,13 +897,339 @@ def _read_plain_run(chunk: str) -> tuple[tuple, tuple]:
     return tuple(wrong), tuple(right)
 
 
+# The commonest new run is plain arithmetic whose calculations are all right ("180° − 75° = 105°" with fresh
+# numbers): its reading is compiled once per shape (the run with every number written "#") into a function of its
+# numbers that says whether every calculation is right, with the same floats in the same order as _read_plain_run.
+# A run it does not say so for (a wrong calculation, another shape) is read as any run.
+_NUMBER_SPLIT = re.compile(r"([0-9]+(?:\.[0-9]+)?)")
+_PLAIN_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_PLAIN_RUN_SHAPE = re.compile(_PLAIN_RUN_TEXT.pattern.replace(_PLAIN_NUMBER, "#"))
+_SHAPE_TOKEN = re.compile(r"#|[-+−×÷*/·()]")
+_PLAIN_PROGRAMS: dict[str, Callable[..., bool] | None] = {}
+_PLAIN_SHAPE_CHARS = 200  # every side of a shorter run is short enough to be read (see _read_plain_run)
+
+
+def _shape_expression(tokens: list[str], numbers: itertools.count) -> str:
+    """Python source computing a plain side's tokens as :func:`_plain_value` does (groups, then products and
+    quotients, then left to right), fully parenthesised so the floats are combined in the same order."""
+    operands: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i] == "(":
+            close = tokens.index(")", i)
+            operands.append(_shape_expression(tokens[i + 1 : close], numbers))
+            i = close + 1
+        elif tokens[i] == "#":
+            operands.append(f"n{next(numbers)}")
+            i += 1
+        else:
+            operands.append(tokens[i])
+            i += 1
+    total, adding, term = None, True, operands[0]
+    for k in range(1, len(operands), 2):
+        operator_, operand = operands[k], operands[k + 1]
+        if operator_ in "×*·":
+            term = f"({term} * {operand})"
+        elif operator_ in "÷/":
+            term = f"({term} / {operand})"
+        else:
+            total = term if total is None else f"({total} {'+' if adding else '-'} {term})"
+            adding, term = operator_ == "+", operand
+    return term if total is None else f"({total} {'+' if adding else '-'} {term})"
+
+
+def _plain_program(shape: str) -> Callable[..., bool] | None:
+    """The compiled all-right test for plain runs of ``shape`` (None: not a plain run's shape)."""
+    plain = _PLAIN_RUN_SHAPE.fullmatch(shape)
+    if not plain:
+        return None
+    stopped = plain.group(2) is not None
+    pieces = _SIGN_SPLIT.split((plain.group(1) if stopped else shape).lstrip(" \t."))
+    parts, signs = pieces[0::2], pieces[1::2]
+    count = shape.count("#")
+    arguments = ", ".join(f"n{k}" for k in range(count))
+    if len(parts) == 2 and not (parts[0].strip() and parts[1].strip()):
+        return eval(f"lambda chunk, {arguments}: True")  # noqa: S307 - source built here from a shape
+    numbers, lines, values = itertools.count(), [], []
+    for k, part in enumerate(parts):
+        side = part.rstrip(" \t.")
+        if not side:
+            values.append(None)
+            continue
+        expression = _shape_expression(_SHAPE_TOKEN.findall(side), numbers)
+        if "/" in expression:
+            lines += [f"  try: v{k} = {expression}", f"  except ZeroDivisionError: v{k} = None"]
+        else:
+            lines.append(f"  v{k} = {expression}")
+        values.append(f"v{k}")
+    for i, sign in enumerate(signs):
+        left, result = values[i], values[i + 1]
+        if left is None or result is None:
+            continue
+        approximate = sign not in ("=", "＝")
+        lines.append(
+            f"  if {left} is not None and {result} is not None and {left} != {result} and not "
+            f"_close_enough({left}, {result}, _plain_side_text(chunk, {stopped}, {i + 1}), {approximate}): "
+            "return False"
+        )
+    source = f"def program(chunk, {arguments}):\n" + "\n".join([*lines, "  return True"])
+    namespace = {"_close_enough": _close_enough, "_plain_side_text": _plain_side_text}
+    exec(source, namespace)  # noqa: S102 - source built here from a shape
+    return namespace["program"]
+
+
+def _plain_side_text(chunk: str, stopped: bool, index: int) -> str:
+    """The text of side ``index`` of a plain run, as :func:`_read_plain_run` splits it."""
+    sentence = chunk.rstrip(" \t")[:-1] if stopped else chunk
+    return _SIGN_SPLIT.split(sentence.lstrip(" \t."))[2 * index]
+
+
+# The next commonest new run holds LaTeX or Unicode arithmetic ("\\frac{1}{2} \\times 6 \\times 8 = 24",
+# "2π × 5 × 40/360 ≈ 3.49"): compiled the same way, each side as _side_value reads it (plain, or the judge's
+# evaluator on the judge's tokens, _evaluate, with the same floats in the same order). Only what reads alike whatever
+# the numbers is compiled: the shape-level patterns below are the reading's patterns with a number written "#"
+# (numbers are atomic in them: no digit may follow one); a run with a list marker or a label, a full stop inside, or
+# a side the judge's full reading would read (to_number) is left to the general reading.
+_SHAPE_NUMBER = "#"
+_PLAIN_SIDE_SHAPE = re.compile(_PLAIN_SIDE.pattern.replace(_PLAIN_NUMBER, _SHAPE_NUMBER))
+_SIDE_START_SHAPE = re.compile(_SIDE_START.pattern.replace("[0-9(", "[0-9#("))
+_LATEX_SIDE_SHAPE = re.compile(
+    _LATEX_SIDE.pattern.replace("[0-9]+(?:\\.[0-9]+)?(?![.0-9])", "#(?![.0-9#])")
+    .replace("[²³](?![0-9])", "[²³](?![0-9#])")
+    .replace("(?<=[0-9)}", "(?<=[0-9#)}")
+)
+_INNER_UNIT_SHAPE = re.compile(_INNER_UNIT.pattern.replace("(?<=[0-9", "(?<=[0-9#"))
+_SQRT_NUMBER_SHAPE = re.compile(r"sqrt(#|\d+(?:\.\d+)?)")
+_EXPRESSION_TOKEN_SHAPE = re.compile(r"#|" + _EXPRESSION_TOKEN.pattern)
+_MARKER_SHAPE = re.compile(r"[ \t]*(?:#[.)]|[-*•]|\(#\))[ \t]")  # what may start a list marker or a label
+_EVALUATION_ERRORS = (_NotArithmetic, ZeroDivisionError, OverflowError, ValueError)
+assert _SIDE_START_SHAPE.pattern != _SIDE_START.pattern and _INNER_UNIT_SHAPE.pattern != _INNER_UNIT.pattern
+assert _LATEX_SIDE_SHAPE.pattern.count("#") == 4  # every number of the pattern written "#"
+
+
+def _root(argument: float) -> float:
+    """``sqrt`` as :func:`_evaluate` takes it."""
+    if argument < 0:
+        raise _NotArithmetic
+    return math.sqrt(argument)
+
+
+def _power(base: float, exponent: float) -> float:
+    """``^`` as :func:`_evaluate` takes it."""
+    if abs(exponent) > 64 or (base < 0 and exponent != int(exponent)):
+        raise _NotArithmetic
+    return base**exponent
+
+
+def _evaluation_source(tokens: list[str], numbers: Iterator[int]) -> str:
+    """Python source computing :func:`_evaluate` of ``tokens`` (a number written "#" is the next of ``numbers``):
+    the same grammar walked at compile time, the same float operations in the same order at run time (``_root``,
+    ``_power`` and division raise where :func:`_evaluate` gives None). Raises :class:`_NotArithmetic` where
+    :func:`_evaluate` gives None whatever the numbers."""
+    count = len(tokens)
+    position = depth = 0
+
+    def number(token: str) -> str:
+        return f"n{next(numbers)}" if token == "#" else repr(float(token))
+
+    def expr() -> str:
+        nonlocal position, depth
+        depth += 1
+        if depth > 50:
+            raise _NotArithmetic
+        value = term()
+        while position < count and tokens[position] in ("+", "-"):
+            position += 1
+            operator_ = tokens[position - 1]
+            value = f"({value} {operator_} {term()})"
+        depth -= 1
+        return value
+
+    def term() -> str:
+        nonlocal position
+        value = unary()
+        while position < count:
+            token = tokens[position]
+            if token == "*" or token == "/":
+                position += 1
+                value = f"({value} {token} {unary()})"
+            elif token == "#" or token[0] in _NUMBER_START or token in ("sqrt", "frac", "pi", "("):
+                value = f"({value} * {unary()})"
+            else:
+                break
+        return value
+
+    def unary() -> str:
+        nonlocal position
+        if position >= count:
+            raise _NotArithmetic
+        token = tokens[position]
+        if token == "+" or token == "-":
+            position += 1
+            return f"(-{unary()})" if token == "-" else unary()
+        if (token == "#" or token[0] in _NUMBER_START) and (
+            position + 1 == count or tokens[position + 1] not in ("^", "**")
+        ):
+            position += 1
+            return number(token)
+        base = atom()
+        if position < count and tokens[position] in ("^", "**"):
+            position += 1
+            return f"_power({base}, {unary()})"
+        return base
+
+    def atom() -> str:
+        nonlocal position
+        if position >= count:
+            raise _NotArithmetic
+        token = tokens[position]
+        position += 1
+        if token == "#" or token[0] in _NUMBER_START:
+            return number(token)
+        if token == "pi":
+            return "_PI"
+        if token == "sqrt":
+            return f"_root({atom()})"
+        if token == "frac":
+            numerator = atom()
+            return f"({numerator} / {atom()})"
+        if token == "(":
+            value = expr()
+            if position >= count or tokens[position] != ")":
+                raise _NotArithmetic
+            position += 1
+            return value
+        raise _NotArithmetic
+
+    value = expr()
+    if position != count:
+        raise _NotArithmetic
+    return value
+
+
+def _side_source(side: str, numbers: Iterator[int]) -> tuple[str, bool] | None:
+    """``(source, evaluated)`` of :func:`_side_value` of the shape of a side: Python source of its value (numbers as
+    in :func:`_evaluation_source`), ``evaluated`` when that is :func:`_evaluate`'s (None at run time where it raises
+    or is not finite) rather than :func:`_plain_value`'s; None for a side only the judge's full reading reads."""
+    plain = _PLAIN_SIDE_SHAPE.fullmatch(side)
+    if plain:
+        return _shape_expression(_SHAPE_TOKEN.findall(plain.group(1)), numbers), False
+    text = side.replace("\\boxed", "").replace("–", "-").replace("⋅", "·").strip()
+    if not text:
+        return "None", False
+    if _INNER_UNIT_SHAPE.search(text):
+        return None
+    text = _latex_plain(text, _LATEX_SIDE_SHAPE, _SQRT_NUMBER_SHAPE)  # _latex_value of the shape
+    if text is None:
+        return None
+    tokens = _EXPRESSION_TOKEN_SHAPE.findall(text)
+    try:
+        return _evaluation_source(tokens, numbers), True
+    except _NotArithmetic:
+        return "None", False  # no value, whatever the numbers
+
+
+def _latex_program(shape: str) -> Callable[..., bool] | None:
+    """The compiled all-right test for runs of ``shape`` read as :func:`_read_run` reads them (None: a shape left
+    to the general reading): one sentence, maybe ended by a full stop, no list marker or label before it."""
+    if _MARKER_SHAPE.match(shape):
+        return None
+    stops = [m.start() for m in _FULL_STOP.finditer(shape)]
+    stopped = bool(stops) and not shape[stops[-1] + 1 :].strip(" \t")
+    if len(stops) > stopped:
+        return None  # a full stop inside the run
+    sentence = shape.rstrip(" \t")[:-1] if stopped else shape
+    pieces = _SIGN_SPLIT.split(sentence.lstrip(" \t."))
+    parts, signs = pieces[0::2], pieces[1::2]
+    count = shape.count("#")
+    arguments = ", ".join(f"n{k}" for k in range(count))
+    opens = _SIDE_START_SHAPE.match(parts[0]) is not None
+    if len(parts) == 2 and not (opens and parts[1].strip()):
+        return eval(f"lambda chunk, {arguments}: True")  # noqa: S307 - source built here from a shape
+    lines, values, first_number = [], [], 0
+    for k, part in enumerate(parts):
+        numbers = itertools.count(first_number)
+        first_number += part.count("#")
+        if (k == 0 and not opens) or (k == len(parts) - 1 and not part.strip()):
+            values.append(None)
+            continue
+        source = _side_source(part, numbers)
+        if source is None:
+            return None
+        expression, evaluated = source
+        if expression == "None":
+            values.append(None)
+            continue
+        if evaluated or "/" in expression:
+            lines += [f"  try: v{k} = {expression}", f"  except _EVALUATION_ERRORS: v{k} = None"]
+            if evaluated:
+                lines.append(f"  else:\n    if not _isfinite(v{k}): v{k} = None")
+        else:
+            lines.append(f"  v{k} = {expression}")
+        values.append(f"v{k}")
+    for i, sign in enumerate(signs):
+        left, result = values[i], values[i + 1]
+        if left is None or result is None:
+            continue
+        left_text, right_text = parts[i], parts[i + 1]
+        left_units, right_units = _units(left_text), _units(right_text)
+        if left_units and right_units and left_units != right_units:
+            continue
+        if (left_units or right_units) and ("π" in left_text or "pi" in left_text) != (
+            "π" in right_text or "pi" in right_text
+        ):
+            continue
+        approximate = sign not in ("=", "＝")
+        lines.append(
+            f"  if {left} is not None and {result} is not None and {left} != {result} and not "
+            f"_close_enough({left}, {result}, _plain_side_text(chunk, {stopped}, {i + 1}), {approximate}): "
+            "return False"
+        )
+    source = f"def program(chunk, {arguments}):\n" + "\n".join([*lines, "  return True"])
+    namespace = {
+        "_close_enough": _close_enough,
+        "_plain_side_text": _plain_side_text,
+        "_root": _root,
+        "_power": _power,
+        "_PI": math.pi,
+        "_isfinite": math.isfinite,
+        "_EVALUATION_ERRORS": _EVALUATION_ERRORS,
+    }
+    exec(source, namespace)  # noqa: S102 - source built here from a shape
+    return namespace["program"]
+
+
+def _plain_all_right(chunk: str) -> bool:
+    """Whether ``chunk`` is a run of plain, LaTeX or Unicode arithmetic (of a compiled shape) whose calculations are
+    all right (False: read it as any run)."""
+    if len(chunk) > _PLAIN_SHAPE_CHARS or "#" in chunk:
+        return False
+    pieces = _NUMBER_SPLIT.split(chunk)
+    shape = "#".join(pieces[0::2])
+    program = _PLAIN_PROGRAMS.get(shape, _UNKNOWN)
+    if program is _UNKNOWN:
+        if len(_PLAIN_PROGRAMS) >= _CACHE_SIZE:
+            _PLAIN_PROGRAMS.clear()
+        program = _PLAIN_PROGRAMS[shape] = _plain_program(shape) or _latex_program(shape)
+    return program is not None and program(chunk, *map(float, pieces[1::2]))
+
+
+def _stopped(calculations: tuple[tuple, tuple]) -> tuple[tuple, tuple]:
+    """``(wrong, right)`` of a sentence that a full stop ends inside its run: no last side of the run among them."""
+    return tuple(tuple((i, _NOT_LAST, *rest) for i, _, *rest in found) for found in calculations)
+
+
 def _calculation(chunk: str, cache: bool = True) -> tuple:
     """``(offset, wrong, right, listed)`` for one run's text: the calculations after ``offset`` characters (an
     enumeration label skipped), and ``listed``, the same tuple for the text after a list marker, which counts only
     at the start of a line (None without one). Cached by text, traces repeat their calculations: as :data:`_RIGHT`
     for a text with no wrong calculation and no list marker, which needs no further look (the commonest)."""
-    if _PLAIN_RUN_TEXT.fullmatch(chunk):
+    plain = _PLAIN_RUN_TEXT.fullmatch(chunk)
+    if plain and plain.group(2) is None:
         listed, calculation = None, (0, *_read_plain_run(chunk), None)
+    elif plain:
+        # "= 93. ": the full stop ends the run's only sentence, whose last side is then no run's last (_read_run)
+        listed, calculation = None, (0, *_stopped(_read_plain_run(plain.group(1))), None)
     else:
         label = _LABEL.match(chunk)
         offset = label.end() if label else 0
@@ -884,9 +1262,18 @@ def _open_sides(text: str, start: int, end: int) -> tuple[bool, bool]:
 
 def _runs(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of every run of arithmetic in ``text`` that holds a sign with more than spaces after it."""
-    pattern = _SIGN_RUN if ("≈" in text or "＝" in text or "\\approx" in text) else _EQUALS_RUN
+    # The runs are found in a copy with every sign spelled "=" (``\\approx`` as "=" and six spaces, the same length,
+    # so offsets hold): a pattern that starts with one literal character is searched for by a fast C loop, one that
+    # starts with a choice of signs by the regex engine at every character, several times slower.
+    scan = text
+    if "≈" in scan:
+        scan = scan.replace("≈", "=")
+    if "＝" in scan:
+        scan = scan.replace("＝", "=")
+    if "\\approx" in scan:
+        scan = _APPROX_SIGN.sub("=      ", scan)
     n, rev, reversed_left = len(text), text[::-1], _REVERSED_LEFT.match
-    return [(n - reversed_left(rev, n - m.start()).end(), m.end()) for m in pattern.finditer(text)]
+    return [(n - reversed_left(rev, n - m.start()).end(), m.end()) for m in _EQUALS_RUN.finditer(scan)]
 
 
 def _calculations(text: str, start: int, end: int) -> tuple:
@@ -910,6 +1297,15 @@ def _slips(text: str, runs: list[tuple[int, int]]) -> list[tuple[int, str, float
     for (start, end), calculation in zip(runs, found, strict=True):
         if calculation is _RIGHT:
             continue
+        if calculation is None:
+            calculation = cached(chunk := text[start:end])  # read earlier in this text
+            if calculation is _RIGHT:
+                continue
+            if calculation is None and _plain_all_right(chunk):
+                if len(_CALCULATIONS) >= _CACHE_SIZE:
+                    _CALCULATIONS.clear()
+                _CALCULATIONS[chunk] = _RIGHT  # what _calculation would remember (a plain run is under 300 chars)
+                continue
         calculation = _calculations(text, start, end)
         if calculation[1]:
             opens, closes = _open_sides(text, start + calculation[0], end)

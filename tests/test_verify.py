@@ -420,6 +420,7 @@ def test_runs_found_from_the_signs_are_those_of_a_full_scan():
 def test_side_values_are_the_judges():
     numbers = ["0", "2", "7", "12", "40", "180", "0.5", "2.25", "007", "π", "\\pi", "√2", "√16", "\\sqrt{2}", "½"]
     numbers += ["\\frac{1}{2}", "\\dfrac{3}{4}", "(3+4)", "\\left(2+3\\right)", "{5}", "40°", "30^\\circ", "2²", "2π"]
+    numbers += ["(12 + 5 × 2)", "(40° − 5°)", "( 7 ÷ 0.5 - 1 )", "(3 - 3)", "(2 · 4)"]
     operators = [" + ", " - ", "−", " × ", "×", " \\times ", "\\times", " \\cdot ", "·", "*", "/", " ÷ ", "^", " ", ""]
     noise = ["", "", "", "²", ".", "x", "**", "××", "\\times2", "s", " cm", "cm²", ":", "%", ",", "(", "}", "°", "²3"]
     rng = random.Random(1)
@@ -495,7 +496,8 @@ def test_long_inputs_with_many_calculations_are_read():
 
 
 def test_plain_runs_are_read_as_any_run():
-    numbers = ["0", "2", "12", "40", "180", "0.5", "2.25", "40°", "90 °"]
+    numbers = ["0", "2", "12", "40", "180", "0.5", "2.25", "40°", "90 °", "(12 + 5)", "( 3 ×2)", "(40° − 5°)", "(7)"]
+    numbers += ["(1 - 1)", "(2.5 / 0.5 + 1)"]
     operators = [" + ", " - ", "−", " × ", "×", "*", "/", " ÷ ", "·"]
     signs = [" = ", "=", " ≈ ", "＝", " =", "= "]
     rng = random.Random(5)
@@ -509,7 +511,7 @@ def test_plain_runs_are_read_as_any_run():
         chunk = (side() if rng.random() < 0.7 else "") + "".join(
             rng.choice(signs) + (side() if rng.random() < 0.85 else "") for _ in range(rng.randint(1, 3))
         )
-        chunk = rng.choice(["", " ", ". ", "\t"]) + chunk + rng.choice(["", ".", ". ", " .", "x"])
+        chunk = rng.choice(["", " ", ". ", "\t"]) + chunk + rng.choice(["", ".", ". ", " .", "x", ".  ", ".\t", ". x"])
         if rng.random() < 0.05:
             chunk = rng.choice(
                 ["1 + " * 60 + "1 = 61", "2 = " + "1 + " * 50 + "1", " " * 199 + "2 = 2", "3 = 3" + " " * 199]
@@ -519,9 +521,79 @@ def test_plain_runs_are_read_as_any_run():
             assert redstar_geo.verify._calculation(chunk, cache=False) == general, chunk
 
 
+def test_compiled_plain_runs_say_all_right_exactly_when_the_reading_does():
+    numbers = ["0", "2", "12", "40", "180", "0.5", "2.25", "40°", "90 °", "(12 + 5)", "( 3 ×2)", "(40° − 5°)"]
+    numbers += ["(1 - 1)"]
+    operators = [" + ", " - ", "−", " × ", "×", "*", "/", " ÷ ", "·"]
+    rng = random.Random(6)
+    kept = 0
+    for _ in range(3000):
+        side = " ".join(rng.choice(numbers) + rng.choice(operators) for _ in range(rng.randint(0, 3)))
+        side += rng.choice(numbers)
+        value = to_number(side)
+        chunk = rng.choice(["", " ", ". ", "= "]) + side
+        for _ in range(rng.randint(1, 2)):  # mostly right, sometimes rounded, a little off, or another calculation
+            written = [f"{value:g}", f"{value:.2f}", f"{value:.1f}", f"{value:.0f}", f"{value + 1:g}"] if value else []
+            written = rng.choice([*written, *written, side, "7 + 5", "1/0"]).replace("-", "− ")
+            chunk += rng.choice([" = ", " ≈ ", "=", " ＝ "]) + written + rng.choice(["", "°", " "])
+        chunk += rng.choice(["", ".", ". ", ".\t", " x", "#"])
+        reading = redstar_geo.verify._calculation(chunk, cache=False)
+        right = not reading[1] and reading[3] is None and "#" not in chunk
+        if redstar_geo.verify._PLAIN_RUN_TEXT.fullmatch(chunk):
+            assert redstar_geo.verify._plain_all_right(chunk) == right, chunk  # every plain run is compiled
+            kept += right
+        else:  # a run of another shape ("(1 - 1)°"): all right only when the reading says so (LaTeX shapes compiled)
+            assert not redstar_geo.verify._plain_all_right(chunk) or right, chunk
+    assert kept > 500  # both answers are well tested
+
+
 def test_units_inside_a_side_are_read_without_gluing_numbers():
     side_value = redstar_geo.verify._side_value
     assert side_value("7.5 cm × 2") == 15.0
     assert side_value("(3 cm)² ") == 9.0
     assert side_value("0.5m6²") is None  # no unit there: "m" between two numbers would glue them into 0.56²
     assert side_value("3.5m\\frac{1}{2}") is None
+
+
+def test_compiled_latex_runs_say_all_right_exactly_when_the_reading_does():
+    verify = redstar_geo.verify
+    atoms = ["#", "#", "#", "π", "\\pi", "√#", "\\sqrt{#}", "\\sqrt{# + #}", "\\frac{#}{#}", "\\dfrac{#}{#}", "½"]
+    atoms += ["#²", "#^#", "#^{#}", "(# + #)", "\\left(# - #\\right)", "{#}", "#°", "#^\\circ", "#π", "(#)", "-#"]
+    atoms += ["√(#)", "#³", "\\sqrt{-#}", "#/0", "\\frac{#}{0}", "#^{99}"]
+    operators = [" + ", " - ", "−", " × ", "×", " \\times ", "\\times", " \\cdot ", "·", "*", "/", " ÷ ", " \\div "]
+    operators += ["^", " ", ""]
+    numbers = ["0", "1", "2", "3", "12", "40", "180", "0.5", "2.25", "360", "1.41", "64", "65", "100", "007"]
+    rng = random.Random(7)
+
+    def side():
+        text = "".join(rng.choice(atoms) + rng.choice(operators) for _ in range(rng.randint(0, 2)))
+        text += rng.choice(atoms)
+        return re.sub("#", lambda _: rng.choice(numbers), text) + rng.choice(["", "", "", " cm", " cm²", "°", "."])
+
+    compiled = right = 0
+    for _ in range(6000):
+        first = side()
+        chunk = first
+        for _ in range(rng.randint(1, 2)):  # mostly the right value, sometimes rounded, off or another calculation
+            value = verify._side_value(first)
+            written = [f"{value:g}", f"{value:.2f}", f"{value:.1f}", f"{value + 1:g}"] if value is not None else []
+            chunk += rng.choice([" = ", "=", " ≈ ", " \\approx ", "＝"]) + rng.choice([*written, *written, side()])
+        chunk = rng.choice(["", " ", ". ", "(2) ", "1. "]) + chunk + rng.choice(["", ".", ". ", ".\t", " x", ". 3"])
+        reading = verify._calculation(chunk, cache=False)
+        expected = not reading[1] and reading[3] is None
+        said = verify._plain_all_right(chunk)
+        assert not said or expected, chunk  # never all right when the reading finds a wrong calculation
+        shape = "#".join(verify._NUMBER_SPLIT.split(chunk)[0::2])
+        if verify._PLAIN_PROGRAMS.get(shape) is not None and len(chunk) <= 200:
+            assert said == expected, chunk  # a compiled shape decides exactly as the reading does
+            compiled += 1
+            right += said
+    assert compiled > 700 and right > 300, (compiled, right)  # both answers are well tested
+
+
+def test_unclosed_think_is_told_from_the_tags():
+    pieces = ["<think>", "</think>", "<", ">", "think", "</", "<thin", "x", "<<think>", "</think>>", "\n", "<a>"]
+    rng = random.Random(8)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        assert redstar_geo.verify._unclosed_think(text) == (text.count("<think>") > text.count("</think>")), text
