@@ -60,13 +60,19 @@ from pathlib import Path
 from redstar_geo.benchmarks import BENCHMARKS, get_benchmark, load_benchmark
 from redstar_geo.benchmarks.common import format_prompt
 from redstar_geo.evaluation import score_predictions, summarize_scores
-from redstar_geo.generation import GenerationConfig, Request, get_backend, read_done, stream_generations
-from redstar_geo.images import ImageLoadError
+from redstar_geo.generation import (
+    GenerationConfig,
+    RecordAppender,
+    Request,
+    finish_record,
+    get_backend,
+    read_done,
+    start_record,
+    stream_generations,
+)
 from redstar_geo.jsonl import (
     DataError,
     IssueLog,
-    append_jsonl,
-    replace_surrogates,
     write_json,
     write_jsonl,
     write_text,
@@ -578,27 +584,9 @@ def generate_rows(
 
     def requests(group: list[BatchRow]) -> Iterator[Request]:
         for r in group:
-            image, error = None, None
-            if r.problem.image is not None:
-                try:
-                    image = r.problem.load_image()
-                except ImageLoadError as exc:
-                    error = f"image: {exc}"
-            record = {
-                "id": r.id,
-                "prompt": r.prompt,
-                "system_prompt": r.system_prompt,
-                "sampling": sampling_key(r.config),
-                "responses": [],
-                "reasoning": None,
-                "finish_reasons": [],
-                "n_tokens": None,
-                "latency_s": None,
-                "error": error,
-                "image_error": error,
-                "text_only": error is not None and missing_image == "text_only",
-            }
-            if error is None or missing_image == "text_only":
+            record, image, ask = start_record(r.id, r.prompt, r.problem, missing_image)
+            record.update(system_prompt=r.system_prompt, sampling=sampling_key(r.config), latency_s=None)
+            if ask:
                 record["latency_s"] = time.perf_counter()  # sent now; replaced by the latency when it returns
                 waiting[r.id] = record
                 yield Request(r.id, r.prompt, image, system_prompt=r.system_prompt)
@@ -608,48 +596,18 @@ def generate_rows(
     def finish(request: Request, gen) -> dict:
         record = waiting.pop(request.id)
         record["latency_s"] = round(time.perf_counter() - record["latency_s"], 3)
-        if gen.error:
-            record["error"] = (record["error"] + "; " if record["error"] else "") + f"generation: {gen.error}"
-            return record
-        texts = [replace_surrogates(t) for t in gen.texts]
-        reasoning = (
-            None if gen.reasoning is None else [t if t is None else replace_surrogates(t) for t in gen.reasoning]
-        )
-        if texts != gen.texts or reasoning != gen.reasoning:
-            issues.add(path, None, request.id, "response has lone surrogates (invalid Unicode); stored with U+FFFD")
-        record.update(responses=texts, reasoning=reasoning, finish_reasons=gen.finish_reasons, n_tokens=gen.n_tokens)
-        return record
+        return finish_record(record, gen, path, issues)
 
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), desc="batch QA", unit="row", dynamic_ncols=True)
-    errors = 0
-
-    def write(records: list[dict]) -> None:
-        nonlocal errors
-        while not not_sent.empty():
-            records.append(not_sent.get())
-        if not records:
-            return
-        append_jsonl(path, records)
-        done.update((rec["id"], rec) for rec in records)
-        errors += sum(bool(rec["error"]) and not rec["responses"] for rec in records)
-        if bar is not None:
-            bar.update(len(records))
-            bar.set_postfix(errors=errors, refresh=False)
-
+    appender = RecordAppender(path, done, not_sent, len(todo) if progress else 0, "batch QA", unit="row")
     try:
         for group in groups.values():
             group_backend = copy.copy(backend)  # same model / client, this group's sampling
             group_backend.config = group[0].config
             for finished in stream_generations(group_backend, requests(group), chunk_size):
-                write([finish(request, gen) for request, gen in finished])
-            write([])  # rows after the group's last request that were not sent
+                appender.write([finish(request, gen) for request, gen in finished])
+            appender.write([])  # rows after the group's last request that were not sent
     finally:
-        if bar is not None:
-            bar.close()
+        appender.close()
     return {r.id: done[r.id] for r in askable if r.id in done}
 
 

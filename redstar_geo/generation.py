@@ -32,6 +32,7 @@ import queue
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from redstar_geo.images import ImageLoadError
 from redstar_geo.import_utils import require
@@ -419,71 +420,89 @@ def generate_responses(
     def requests() -> Iterator[Request]:
         for problem in todo:
             prompt = prompt_fn(problem)
-            image, error = None, None
-            if problem.image is not None:
-                try:
-                    image = problem.load_image()
-                except ImageLoadError as exc:
-                    error = f"image: {exc}"
-            record = {
-                "id": problem.id,
-                "prompt": prompt,
-                "responses": [],
-                "reasoning": None,
-                "finish_reasons": [],
-                "n_tokens": None,
-                "error": error,
-                "image_error": error,
-                "text_only": error is not None and missing_image == "text_only",
-            }
-            if error is None or missing_image == "text_only":
+            record, image, ask = start_record(problem.id, prompt, problem, missing_image)
+            if ask:
                 waiting[problem.id] = record
                 yield Request(problem.id, prompt, image)
             else:
                 not_sent.put(record)
 
-    def finish(request: Request, gen: Generation) -> dict:
-        record = waiting.pop(request.id)
-        if gen.error:
-            record["error"] = (record["error"] + "; " if record["error"] else "") + f"generation: {gen.error}"
-            return record
-        texts = [replace_surrogates(text) for text in gen.texts]
-        reasoning = (
-            None if gen.reasoning is None else [t if t is None else replace_surrogates(t) for t in gen.reasoning]
-        )
-        if texts != gen.texts or reasoning != gen.reasoning:
-            issues.add(path, None, request.id, "response has lone surrogates (invalid Unicode); stored with U+FFFD")
-        record.update(responses=texts, reasoning=reasoning, finish_reasons=gen.finish_reasons, n_tokens=gen.n_tokens)
-        return record
-
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), desc=f"generate {path.parent.name}", unit="sample", dynamic_ncols=True)
-    errors = 0
-
-    def write(records: list[dict]) -> None:
-        nonlocal errors
-        while not not_sent.empty():
-            records.append(not_sent.get())
-        if not records:
-            return
-        append_jsonl(path, records)
-        done.update((r["id"], r) for r in records)
-        errors += sum(bool(r["error"]) and not r["responses"] for r in records)
-        if bar is not None:
-            bar.update(len(records))
-            bar.set_postfix(errors=errors, refresh=False)
-
+    appender = RecordAppender(path, done, not_sent, len(todo) if progress else 0, f"generate {path.parent.name}")
     try:
         for finished in stream_generations(backend, requests(), chunk_size):
-            write([finish(request, gen) for request, gen in finished])
-        write([])  # problems after the last request that were not sent
+            appender.write([finish_record(waiting.pop(r.id), gen, path, issues) for r, gen in finished])
+        appender.write([])  # problems after the last request that were not sent
     finally:
-        if bar is not None:
-            bar.close()
+        appender.close()
     return {p.id: done[p.id] for p in problems}
+
+
+def start_record(record_id: str, prompt: str, problem: Problem, missing_image: str) -> tuple[dict, Any, bool]:
+    """``(record, image, ask)`` for a generation about to be asked: the record of :func:`generate_responses` with
+    no responses yet, the problem's image, and whether to ask at all (not for an unreadable image, unless
+    ``missing_image="text_only"``; the record then carries the image error)."""
+    image, error = None, None
+    if problem.image is not None:
+        try:
+            image = problem.load_image()
+        except ImageLoadError as exc:
+            error = f"image: {exc}"
+    record = {
+        "id": record_id,
+        "prompt": prompt,
+        "responses": [],
+        "reasoning": None,
+        "finish_reasons": [],
+        "n_tokens": None,
+        "error": error,
+        "image_error": error,
+        "text_only": error is not None and missing_image == "text_only",
+    }
+    return record, image, error is None or missing_image == "text_only"
+
+
+def finish_record(record: dict, gen: Generation, path: Path, issues: IssueLog) -> dict:
+    """``record`` filled with ``gen``: its error, or its texts with lone surrogates (invalid Unicode, which UTF-8
+    cannot store) replaced by U+FFFD and reported in ``issues``."""
+    if gen.error:
+        record["error"] = (record["error"] + "; " if record["error"] else "") + f"generation: {gen.error}"
+        return record
+    texts = [replace_surrogates(text) for text in gen.texts]
+    reasoning = None if gen.reasoning is None else [t if t is None else replace_surrogates(t) for t in gen.reasoning]
+    if texts != gen.texts or reasoning != gen.reasoning:
+        issues.add(path, None, record["id"], "response has lone surrogates (invalid Unicode); stored with U+FFFD")
+    record.update(responses=texts, reasoning=reasoning, finish_reasons=gen.finish_reasons, n_tokens=gen.n_tokens)
+    return record
+
+
+class RecordAppender:
+    """Appends finished generation records to ``path`` as they come, with the records never sent (taken from the
+    ``not_sent`` queue, which a streaming backend's request thread fills), keeps ``done`` current, and shows a
+    progress bar of ``total`` records with the count of failures (none for ``total`` 0)."""
+
+    def __init__(self, path: Path, done: dict, not_sent: queue.SimpleQueue, total: int, desc: str, unit="sample"):
+        self.path, self.done, self.not_sent, self.errors = path, done, not_sent, 0
+        self.bar = None
+        if total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True)
+
+    def write(self, records: list[dict]) -> None:
+        while not self.not_sent.empty():
+            records.append(self.not_sent.get())
+        if not records:
+            return
+        append_jsonl(self.path, records)
+        self.done.update((r["id"], r) for r in records)
+        self.errors += sum(bool(r["error"]) and not r["responses"] for r in records)
+        if self.bar is not None:
+            self.bar.update(len(records))
+            self.bar.set_postfix(errors=self.errors, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def stream_transformers(
